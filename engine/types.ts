@@ -1,0 +1,106 @@
+/**
+ * The one interface every backend implements: the local ONNX engine, the
+ * OpenAI-compatible adapter and the TGI adapter. The language server and
+ * `neox serve` only ever talk to a `CompletionBackend`.
+ */
+
+export type FinishReason = 'length' | 'stop' | 'eos' | 'cancelled';
+
+/** Decoding settings shared by every backend (names follow the OpenAI API, camel-cased). */
+export interface DecodingOptions {
+  /** Upper bound on generated tokens. */
+  maxTokens: number;
+  /** 0 (or undefined) means greedy. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  /** Hugging Face semantics: logits of already-present tokens divided (positive) / multiplied (negative) by this. */
+  repetitionPenalty?: number;
+  seed?: number;
+  /** Generation stops before the first occurrence of any of these strings; the stop string is not returned. */
+  stop?: string[];
+  /** Number of independent samples to return. */
+  n?: number;
+  /** Beam search (local engine; remote backends may reject it). */
+  numBeams?: number;
+  lengthPenalty?: number;
+  earlyStopping?: boolean;
+}
+
+export interface CompletionRequest extends DecodingOptions {
+  prompt: string;
+  /** Aborting stops generation between two tokens; the result then has finishReason 'cancelled'. */
+  signal?: AbortSignal;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ChatRequest extends DecodingOptions {
+  messages: ChatMessage[];
+  signal?: AbortSignal;
+}
+
+/** One streamed piece of text for choice `index` (always whole characters, never half a UTF-8 sequence). */
+export interface TextChunk {
+  index: number;
+  text: string;
+}
+
+export interface Choice {
+  index: number;
+  text: string;
+  /** Generated token ids, where the backend knows them. */
+  tokenIds?: number[];
+  finishReason: FinishReason;
+}
+
+export interface CompletionResult {
+  choices: Choice[];
+  usage: { promptTokens: number; completionTokens: number };
+  /** Milliseconds; filled where measured. */
+  timings?: { firstTokenMs?: number; totalMs?: number; promptTokensReused?: number };
+}
+
+export interface LoadProgress {
+  /** e.g. 'read-config', 'convert', 'load', 'ready' */
+  stage: string;
+  message: string;
+  /** 0..1 when known */
+  fraction?: number;
+}
+
+export interface ModelInfo {
+  /** Model name or folder */
+  id: string;
+  backend: 'local' | 'openai' | 'tgi';
+  /** Maximum prompt + completion tokens. */
+  contextLength: number;
+  /** Free-form description for the status bar / `neox info`. */
+  description?: string;
+}
+
+export interface CompletionBackend {
+  /** Load (local) or connect and check (remote). Idempotent; later calls return the same promise. */
+  load(onProgress?: (p: LoadProgress) => void): Promise<ModelInfo>;
+  complete(req: CompletionRequest, onChunk?: (c: TextChunk) => void): Promise<CompletionResult>;
+  chat(req: ChatRequest, onChunk?: (c: TextChunk) => void): Promise<CompletionResult>;
+  /** Token count of `text` (exact for local, may be estimated for remote). Used for prompt budgets. */
+  countTokens(text: string): Promise<number>;
+  /** Cheap liveness check for the status bar. */
+  health(): Promise<{ ok: boolean; message?: string }>;
+  dispose(): Promise<void>;
+}
+
+/** Errors that carry a message fit for a user: one line naming the file, field or URL at fault. */
+export class NeoxError extends Error {
+  constructor(
+    message: string,
+    readonly code: string = 'neox_error',
+  ) {
+    super(message);
+    this.name = 'NeoxError';
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The contract between the extension (client/) and the language server (server/):
+ * every custom LSP method, with typed params and results, declared once here and
+ * imported by both sides (Tabby's tabby-agent protocol.ts is the model).
+ *
+ * Standard LSP is used where it exists: `textDocument/inlineCompletion` (LSP 3.18)
+ * for ghost text, `workspace/configuration` for settings.
+ *
+ * Streaming: a long request (generate from comment, generate file, chat) returns its
+ * final result as the response, and sends `neox/stream` notifications with the same
+ * `streamId` (chosen by the client) while it runs. Every request is cancellable with
+ * the standard `$/cancelRequest` (vscode-jsonrpc CancellationToken).
+ */
+import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
+import type { Position, Range } from 'vscode-languageserver-protocol';
+
+// ---------- settings (workspace/configuration section "neoxComplete") ----------
+
+export type BackendKind = 'local' | 'openai' | 'tgi';
+export type Quantization = 'fp32' | 'int8' | 'int4';
+
+export interface NeoxSettings {
+  enabled: boolean;
+  backend: BackendKind;
+  /** Local engine: checkpoint folder ('' = the embedded default model). */
+  modelPath: string;
+  quantization: Quantization;
+  /** Remote: base URL (e.g. http://gpu-box:8000), model name. */
+  remoteUrl: string;
+  remoteModel: string;
+  maxTokens: number;
+  temperature: number;
+  /** Debounce in ms; 'auto' adapts to measured latency. */
+  debounceMs: number | 'auto';
+  /** Language ids where inline completion is on ('*' = all). */
+  enabledLanguages: string[];
+  /** Prompt budget in tokens (prefix + suffix + snippets), capped by the model's context. */
+  contextBudget: number;
+}
+
+/** Sent by the client after start and when the API key changes (secrets never go through settings). */
+export interface SetSecretsParams {
+  apiKey?: string;
+}
+export const SetSecretsNotification = new NotificationType<SetSecretsParams>('neox/setSecrets');
+
+// ---------- streaming ----------
+
+export interface StreamParams {
+  streamId: string;
+  /** Text to append to what was streamed so far. */
+  delta: string;
+  /** Choice index when several are streamed. */
+  index?: number;
+}
+export const StreamNotification = new NotificationType<StreamParams>('neox/stream');
+
+// ---------- generate from comment / docstring ----------
+
+export interface GenerateFromCommentParams {
+  streamId: string;
+  textDocument: { uri: string };
+  position: Position;
+}
+export interface GenerateFromCommentResult {
+  /** Where the generated code goes (an empty range: an insertion). */
+  range: Range;
+  text: string;
+  /** The comment that was used, for the UI. */
+  comment: string;
+  finishReason: string;
+}
+export const GenerateFromCommentRequest = new RequestType<GenerateFromCommentParams, GenerateFromCommentResult, void>(
+  'neox/generateFromComment',
+);
+
+// ---------- generate a whole file ----------
+
+export interface GenerateFileParams {
+  streamId: string;
+  description: string;
+  /** File name; its extension picks the language. */
+  fileName: string;
+  languageId?: string;
+}
+export interface GenerateFileResult {
+  text: string;
+  finishReason: string;
+}
+export const GenerateFileRequest = new RequestType<GenerateFileParams, GenerateFileResult, void>('neox/generateFile');
+
+// ---------- chat ----------
+
+export interface ChatTurn {
+  role: 'user' | 'assistant';
+  content: string;
+}
+export interface ChatContext {
+  /** Attached selection or file. */
+  fileName?: string;
+  languageId?: string;
+  text: string;
+}
+export interface ChatParams {
+  streamId: string;
+  messages: ChatTurn[];
+  context?: ChatContext[];
+}
+export interface ChatResult {
+  content: string;
+  finishReason: string;
+}
+export const ChatRequest = new RequestType<ChatParams, ChatResult, void>('neox/chat');
+
+// ---------- status ----------
+
+export type EngineState = 'starting' | 'loading' | 'ready' | 'generating' | 'error' | 'disabled';
+export interface StatusParams {
+  state: EngineState;
+  backend: BackendKind;
+  model: string;
+  /** Latency of the last completion, ms. */
+  lastLatencyMs?: number;
+  message?: string;
+  /** Load/convert progress 0..1 when known. */
+  progress?: number;
+}
+/** Server -> client whenever the state changes. */
+export const StatusNotification = new NotificationType<StatusParams>('neox/status');
+/** Client -> server: current status on demand. */
+export const GetStatusRequest = new RequestType0<StatusParams, void>('neox/getStatus');
+
+// ---------- acceptance events and statistics ----------
+
+export type CompletionEventKind = 'shown' | 'accepted' | 'partiallyAccepted' | 'dismissed';
+export interface CompletionEventParams {
+  /** The id the server put in the inline item's command arguments. */
+  completionId: string;
+  kind: CompletionEventKind;
+  /** For partial acceptance: characters accepted. */
+  acceptedLength?: number;
+}
+export const CompletionEventNotification = new NotificationType<CompletionEventParams>('neox/completionEvent');
+
+export interface StatisticsResult {
+  shown: number;
+  accepted: number;
+  partiallyAccepted: number;
+  dismissed: number;
+  requests: number;
+  cacheHits: number;
+  typedThroughHits: number;
+  latencyMs: { p50: number; p90: number; p95: number; p99: number; count: number };
+}
+export const GetStatisticsRequest = new RequestType0<StatisticsResult, void>('neox/getStatistics');
+
+// ---------- models ----------
+
+export interface ListModelsResult {
+  models: { id: string; backend: BackendKind; description?: string }[];
+}
+export const ListModelsRequest = new RequestType0<ListModelsResult, void>('neox/listModels');
