@@ -1,0 +1,55 @@
+/**
+ * The seam between the ONNX model (graph + onnxruntime session + KV cache, living in a
+ * worker thread) and the decoding code (tokenizer, sampling, beam search, stop rules,
+ * prefix reuse) that runs on the caller's thread.
+ *
+ * A runner holds a KV cache of `rows` sequences. Every call appends tokens to each row's
+ * cache and returns logits; decoding never sees keys or values.
+ */
+
+export type Quantization = 'fp32' | 'int8' | 'int4';
+
+export interface LoadOptions {
+  /** Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer.json). */
+  modelDir: string;
+  quant: Quantization;
+  /** int4 block size (32 default, 128 option). */
+  blockSize?: number;
+  /** Where built ONNX models are cached (default: user cache folder). */
+  cacheDir?: string;
+  /** onnxruntime intra-op threads (default: cores). */
+  threads?: number;
+}
+
+export interface RunnerInfo {
+  vocabSize: number;
+  /** max_position_embeddings */
+  contextLength: number;
+  eosTokenId: number;
+  /** Folder holding the built .onnx + .data */
+  onnxPath: string;
+  /** Human-readable architecture summary for `neox info`. */
+  summary: Record<string, unknown>;
+}
+
+export interface ModelRunner {
+  readonly info: RunnerInfo;
+  /** Rows in the cache (batch size). */
+  readonly rows: number;
+  /** Empty the cache and size it for `rows` sequences. */
+  reset(rows: number): void;
+  /**
+   * Append `tokens[r]` to row r's cache and return, per row, the logits (length vocabSize)
+   * of its last new position — or, with `allLogits`, of every new position concatenated
+   * ([n_new * vocabSize]). Rows may have different lengths (ragged prompts): the runner
+   * pads and masks internally so results equal running each row alone.
+   */
+  forward(tokens: number[][], opts?: { allLogits?: boolean }): Promise<Float32Array[]>;
+  /** Beam search: new row i becomes a copy of old row src[i]; the row count becomes src.length. */
+  reorder(src: number[]): void;
+  /** Keep only the first `len` cached positions of every row (prefix reuse). */
+  truncate(len: number): void;
+  /** Token ids whose keys/values are cached for `row`, in order. */
+  cachedTokens(row: number): number[];
+  dispose(): Promise<void>;
+}
