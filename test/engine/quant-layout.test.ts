@@ -1,0 +1,100 @@
+// The quantized weights as onnxruntime's kernels read them: one-node graphs (built with the
+// project's GraphBuilder and emitLinear) run by onnxruntime-node against a JS reference matmul
+// over the dequantized weights. A wrong nibble order, block stride or scale layout gives errors
+// of order 100%, not the ~1% of int8 activation rounding.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { GraphBuilder } from '../../engine/local/onnx/graph';
+import { DataType } from '../../engine/local/onnx/onnx-proto';
+import { emitLinear, type LinearRole } from '../../engine/local/onnx/linear';
+import { emitMatMulNBits } from '../../engine/local/quant/emit';
+import { quantizeInt4, dequantizeInt4 } from '../../engine/local/quant/int4';
+import { quantizeInt8, dequantizeInt8 } from '../../engine/local/quant/int8';
+import type { Quantization } from '../../engine/local/runner';
+
+function rand(seed: number) {
+  let s = seed;
+  return () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296) - 0.5;
+}
+
+/** y[M, N] = x[M, K] @ w[K, N] + b */
+function refMatMul(x: Float32Array, w: Float32Array, b: Float32Array | null, M: number, K: number, N: number): Float64Array {
+  const y = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let acc = b ? b[n] : 0;
+      for (let k = 0; k < K; k++) acc += x[m * K + k] * w[k * N + n];
+      y[m * N + n] = acc;
+    }
+  }
+  return y;
+}
+
+function relErr(got: Float32Array, want: Float64Array): number {
+  let e = 0;
+  let r = 0;
+  for (let i = 0; i < want.length; i++) {
+    e += (got[i] - want[i]) ** 2;
+    r += want[i] ** 2;
+  }
+  return Math.sqrt(e / r);
+}
+
+async function runOneNode(build: (g: GraphBuilder, x: string) => string, x: Float32Array, dims: number[], N: number): Promise<Float32Array> {
+  const dir = mkdtempSync(join(tmpdir(), 'neox-quant-layout-'));
+  try {
+    const g = new GraphBuilder(join(dir, 'm.data'));
+    const xin = g.input({ name: 'x', elemType: DataType.FLOAT, shape: dims.map((d, i) => (i < dims.length - 1 ? `d${i}` : d)) });
+    const y = build(g, xin);
+    g.output({ name: y, elemType: DataType.FLOAT, shape: [...dims.slice(0, -1).map((_, i) => `d${i}`), N] });
+    g.finish(join(dir, 'm.onnx'));
+    const s = await ort.InferenceSession.create(join(dir, 'm.onnx'), { intraOpNumThreads: 1 });
+    const out = await s.run({ x: new ort.Tensor('float32', x, dims) });
+    await s.release();
+    return out[y].data as Float32Array;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// K=200 is not a multiple of either block size; batch dims [2, 3] like the model's [B, T, K].
+const K = 200;
+const N = 48;
+const M = 6;
+const r = rand(7);
+const W = Float32Array.from({ length: K * N }, () => 0.05 * r());
+const B = Float32Array.from({ length: N }, () => r());
+const X = Float32Array.from({ length: M * K }, () => r());
+
+for (const blockSize of [32, 128]) {
+  test(`MatMulNBits 4-bit layout, block ${blockSize}, K not a multiple of the block (fp32 accuracy level: exact)`, async () => {
+    const q = quantizeInt4(W, K, N, { blockSize });
+    const want = refMatMul(X, dequantizeInt4(q), B, M, K, N);
+    const got = await runOneNode((g, x) => emitMatMulNBits(g, x, 'lin', q, B, 0), X, [2, 3, K], N);
+    assert.ok(relErr(got, want) < 1e-5, `relative error ${relErr(got, want)}`);
+  });
+}
+
+const cases: [Quantization, LinearRole, number][] = [
+  // [quant, role, tolerance vs the dequantized-weight reference (int8 activations at run time)]
+  ['int4', 'mlp.up', 0.02],
+  ['int8', 'mlp.down', 0.02],
+  ['int4', 'head', 0.02], // the head stays int8 under int4 (quant/policy.ts)
+  ['fp32', 'attention.qkv', 1e-5],
+];
+for (const [quant, role, tol] of cases) {
+  test(`emitLinear ${quant} ${role}: onnxruntime matches the JS reference`, async () => {
+    const precision = quant === 'fp32' ? 'fp32' : role === 'head' ? 'int8' : quant;
+    const wq = precision === 'int4' ? dequantizeInt4(quantizeInt4(W, K, N, { blockSize: 32 })) : precision === 'int8' ? dequantizeInt8(quantizeInt8(W, K, N)) : W;
+    const want = refMatMul(X, wq, B, M, K, N);
+    const got = await runOneNode((g, x) => emitLinear(g, x, { name: 'lin', role, weight: W, K, N, bias: B }, { quant, blockSize: 32 }), X, [2, 3, K], N);
+    const e = relErr(got, want);
+    assert.ok(e < tol, `relative error ${e} (tolerance ${tol})`);
+    // and the quantized result is really quantized: the int4 error vs exact fp32 is visible
+    if (precision === 'int4') assert.ok(relErr(got, refMatMul(X, W, B, M, K, N)) > 1e-3);
+  });
+}
