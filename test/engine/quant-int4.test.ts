@@ -40,7 +40,11 @@ function blockErrors(w: Float32Array, q: Int4Weight): Float64Array {
   }
   return out;
 }
-const sum = (a: ArrayLike<number>) => Array.prototype.reduce.call(a, (x: number, y: number) => x + y, 0) as number;
+const sum = (a: ArrayLike<number>) => {
+  let t = 0;
+  for (let i = 0; i < a.length; i++) t += a[i];
+  return t;
+};
 
 test('int4 RTN: every element within half a step of its block scale, codes in range', () => {
   const K = 100; // not a multiple of the block: last block is partial
