@@ -1,0 +1,204 @@
+/**
+ * loadRunner: the one entry point to the local model. Starts the engine worker (which converts the
+ * checkpoint on first use, then loads the cached ONNX model) and returns a ModelRunner proxy that
+ * lives on the caller's thread and talks to the worker by messages. Logits come back as
+ * transferred ArrayBuffers (no copy).
+ */
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { NeoxError, type LoadProgress } from '../types';
+import type { LoadOptions, ModelRunner, RunnerInfo } from './runner';
+import type { FromWorker, ToWorker } from './worker-protocol';
+
+export type { LoadOptions, ModelRunner, RunnerInfo } from './runner';
+
+/**
+ * The worker script: engine/local/worker.ts next to this file when running from sources (tests,
+ * under tsx), or engine-worker.mjs next to the bundle (dist/neox.mjs, dist/server.mjs).
+ * NEOX_ENGINE_WORKER overrides both.
+ */
+export function workerEntry(): { script: string | URL; eval?: boolean } {
+  if (process.env.NEOX_ENGINE_WORKER) return { script: pathToFileURL(process.env.NEOX_ENGINE_WORKER) };
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    // Sources under tsx: a worker does not inherit the parent's loader hooks in Node 20, so a
+    // tiny bootstrap registers tsx before importing the TypeScript worker.
+    const api = import.meta.resolve('tsx/esm/api');
+    const worker = new URL('./worker.ts', here).href;
+    return {
+      script: `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(worker)}); });`,
+      eval: true,
+    };
+  }
+  const url = new URL('./engine-worker.mjs', here);
+  if (!existsSync(fileURLToPath(url))) {
+    throw new NeoxError(`Engine worker not found at ${fileURLToPath(url)} (run \`npm run build\`)`, 'engine_missing');
+  }
+  return { script: url };
+}
+
+interface Pending {
+  resolve: (v: Float32Array[]) => void;
+  reject: (e: Error) => void;
+}
+
+class WorkerRunner implements ModelRunner {
+  /** Mirror of the worker's cached tokens, kept in step by applying the same operations. */
+  private tokens: number[][] = [[]];
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly disposeWaiters = new Map<number, () => void>();
+  private dead: NeoxError | undefined;
+
+  constructor(
+    private readonly worker: Worker,
+    readonly info: RunnerInfo,
+  ) {
+    worker.on('message', (m: FromWorker) => this.onMessage(m));
+    worker.on('error', (e) => this.fail(new NeoxError(`engine worker crashed: ${e.message}`, 'engine_failed')));
+    worker.on('exit', (code) => this.fail(new NeoxError(`engine worker stopped (exit code ${code})`, 'engine_failed')));
+    worker.unref();
+  }
+
+  get rows(): number {
+    return this.tokens.length;
+  }
+
+  private post(m: ToWorker): void {
+    if (this.dead) throw this.dead;
+    this.worker.postMessage(m);
+  }
+
+  private fail(e: NeoxError): void {
+    this.dead ??= e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+    for (const w of this.disposeWaiters.values()) w();
+    this.disposeWaiters.clear();
+  }
+
+  private onMessage(m: FromWorker): void {
+    if (m.type === 'result') {
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (this.pending.size === 0) this.worker.unref();
+      if (!p) return;
+      const all = new Float32Array(m.logits);
+      const V = this.info.vocabSize;
+      const out: Float32Array[] = [];
+      let off = 0;
+      for (const n of m.counts) {
+        out.push(all.subarray(off * V, (off + n) * V));
+        off += n;
+      }
+      p.resolve(out);
+    } else if (m.type === 'error' && m.id !== undefined) {
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (this.pending.size === 0) this.worker.unref();
+      p?.reject(new NeoxError(m.message, m.code));
+    } else if (m.type === 'disposed') {
+      this.disposeWaiters.get(m.id)?.();
+      this.disposeWaiters.delete(m.id);
+    }
+  }
+
+  reset(rows: number): void {
+    if (!Number.isInteger(rows) || rows < 1) throw new NeoxError(`reset: rows must be a positive integer (got ${rows})`, 'bad_request');
+    this.post({ type: 'reset', rows });
+    this.tokens = Array.from({ length: rows }, () => []);
+  }
+
+  forward(tokens: number[][], opts?: { allLogits?: boolean }): Promise<Float32Array[]> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    const copy = tokens.map((r) => r.slice());
+    return new Promise<Float32Array[]>((resolve, reject) => {
+      this.pending.set(id, {
+        resolve: (v) => {
+          // Same rule as the worker: an empty cache takes the row count of its first forward.
+          if (this.tokens.length !== copy.length && this.tokens.every((r) => r.length === 0)) this.tokens = copy.map(() => []);
+          copy.forEach((r, i) => this.tokens[i].push(...r));
+          resolve(v);
+        },
+        reject,
+      });
+      this.worker.ref();
+      this.worker.postMessage({ type: 'forward', id, tokens: copy, allLogits: !!opts?.allLogits } satisfies ToWorker);
+    });
+  }
+
+  reorder(src: number[]): void {
+    if (!Array.isArray(src) || src.length === 0 || src.some((i) => !Number.isInteger(i) || i < 0 || i >= this.tokens.length)) {
+      throw new NeoxError(`reorder: every source row must be an integer in 0..${this.tokens.length - 1} (got ${JSON.stringify(src)})`, 'bad_request');
+    }
+    this.post({ type: 'reorder', src: src.slice() });
+    const old = this.tokens;
+    this.tokens = src.map((i) => old[i].slice());
+  }
+
+  truncate(len: number): void {
+    if (!Number.isInteger(len) || len < 0) throw new NeoxError(`truncate: length must be a non-negative integer (got ${len})`, 'bad_request');
+    this.post({ type: 'truncate', len });
+    this.tokens = this.tokens.map((r) => r.slice(0, len));
+  }
+
+  cachedTokens(row: number): number[] {
+    const r = this.tokens[row];
+    if (!r) throw new NeoxError(`cachedTokens: no row ${row} (rows: ${this.tokens.length})`, 'bad_request');
+    return r.slice();
+  }
+
+  async dispose(): Promise<void> {
+    if (this.dead) return;
+    const id = this.nextId++;
+    this.worker.ref();
+    await new Promise<void>((resolve) => {
+      this.disposeWaiters.set(id, resolve);
+      this.worker.postMessage({ type: 'dispose', id } satisfies ToWorker);
+    });
+    this.dead = new NeoxError('model runner was disposed', 'disposed');
+    await this.worker.terminate();
+  }
+}
+
+/**
+ * Loads (converting on first use) the checkpoint in `opts.modelDir` and returns a runner.
+ * Progress (read-config, convert with per-layer fraction, load, ready) goes to `onProgress`.
+ * Every failure is a NeoxError with a one-line message naming the file, field or tensor.
+ */
+export async function loadRunner(opts: LoadOptions, onProgress?: (p: LoadProgress) => void): Promise<ModelRunner> {
+  if (!opts || typeof opts.modelDir !== 'string' || !opts.modelDir) throw new NeoxError('loadRunner: modelDir is required', 'bad_request');
+  if (!['fp32', 'int8', 'int4'].includes(opts.quant)) {
+    throw new NeoxError(`quant must be fp32, int8 or int4 (got ${JSON.stringify(opts.quant)})`, 'bad_request');
+  }
+  if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
+    throw new NeoxError(`threads must be a positive integer (got ${opts.threads})`, 'bad_request');
+  }
+  const entry = workerEntry();
+  const worker = new Worker(entry.script, { eval: entry.eval ?? false, execArgv: [] });
+  const info = await new Promise<RunnerInfo>((resolve, reject) => {
+    const onMessage = (m: FromWorker) => {
+      if (m.type === 'progress') onProgress?.(m.progress);
+      else if (m.type === 'ready') done(() => resolve(m.info));
+      else if (m.type === 'error') done(() => reject(new NeoxError(m.message, m.code)));
+    };
+    const onError = (e: Error) => done(() => reject(new NeoxError(`engine worker failed to start: ${e.message}`, 'engine_failed')));
+    const onExit = (code: number) => done(() => reject(new NeoxError(`engine worker exited during load (code ${code})`, 'engine_failed')));
+    const done = (f: () => void) => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      f();
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.postMessage({ type: 'load', opts: { ...opts } } satisfies ToWorker);
+  }).catch(async (e) => {
+    await worker.terminate();
+    throw e;
+  });
+  return new WorkerRunner(worker, info);
+}

@@ -1,0 +1,118 @@
+/**
+ * Built ONNX models are cached per checkpoint and build options in a user cache folder, so only the
+ * first start converts. A build is written into a temporary folder and renamed into place in one
+ * step: a failed or interrupted conversion never leaves a half-written model behind.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { NeoxError, type LoadProgress } from '../types';
+import type { LoadOptions } from './runner';
+import { readConfig, type NeoxConfig } from './config';
+import { checkpointFiles, SafetensorsCheckpoint } from './safetensors';
+import { buildNeoxGraph } from './onnx/neox-graph';
+import type { WeightSource } from './weights';
+
+/** Bump when the graph or weight format changes, so old cached builds are not reused. */
+export const BUILDER_VERSION = 1;
+
+export const ONNX_FILE = 'model.onnx';
+export const DATA_FILE = 'model.data';
+
+export function defaultCacheDir(): string {
+  if (process.env.NEOX_CACHE_DIR) return process.env.NEOX_CACHE_DIR;
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'neox-complete');
+}
+
+export interface BuiltModel {
+  /** Folder holding model.onnx + model.data. */
+  dir: string;
+  onnxFile: string;
+  config: NeoxConfig;
+  /** True when this call converted the checkpoint (cold start). */
+  built: boolean;
+}
+
+function buildTag(opts: Pick<LoadOptions, 'quant' | 'blockSize'>): string {
+  return opts.quant === 'int4' ? `int4-b${opts.blockSize ?? 32}` : opts.quant;
+}
+
+/** Cache folder for a checkpoint: its files' identity (path, size, mtime) + build options + builder version. */
+export function modelCacheDir(opts: LoadOptions): string {
+  const modelDir = resolve(opts.modelDir);
+  const files = [join(modelDir, 'config.json'), ...checkpointFiles(modelDir)].map((f) => {
+    const s = statSync(f);
+    return [f, s.size, s.mtimeMs];
+  });
+  const key = JSON.stringify({ v: BUILDER_VERSION, files, tag: buildTag(opts) });
+  const hash = createHash('sha256').update(key).digest('hex').slice(0, 16);
+  const safeName = basename(modelDir).replace(/[^A-Za-z0-9._-]/g, '_');
+  return join(resolve(opts.cacheDir ?? defaultCacheDir()), `${safeName}-${buildTag(opts)}-${hash}`);
+}
+
+/**
+ * Converts `source` into `finalDir` atomically (temp folder + rename). Exposed for benchmarks that
+ * feed synthetic weights; `ensureModel` is the normal entry.
+ */
+export function buildInto(
+  source: WeightSource,
+  finalDir: string,
+  opts: Pick<LoadOptions, 'quant' | 'blockSize'>,
+  onProgress?: (p: LoadProgress) => void,
+): void {
+  const parent = join(finalDir, '..');
+  try {
+    mkdirSync(parent, { recursive: true });
+  } catch (e) {
+    throw new NeoxError(`Cannot create the model cache folder ${parent}: ${(e as Error).message}`, 'cache_unwritable');
+  }
+  removeStaleTemps(parent);
+  const tmp = join(parent, `.tmp-${basename(finalDir)}-${process.pid}-${Date.now().toString(36)}`);
+  mkdirSync(tmp);
+  try {
+    buildNeoxGraph(source, join(tmp, DATA_FILE), join(tmp, ONNX_FILE), { quant: opts.quant, blockSize: opts.blockSize }, onProgress);
+    writeFileSync(join(tmp, 'build.json'), JSON.stringify({ builder: BUILDER_VERSION, ...opts, config: source.config }, null, 2));
+    try {
+      renameSync(tmp, finalDir);
+    } catch (e) {
+      // Another process finished the same build first: keep theirs.
+      if (!existsSync(join(finalDir, ONNX_FILE))) throw e;
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Returns the cached build for `opts`, converting the checkpoint first when there is none. */
+export function ensureModel(opts: LoadOptions, onProgress?: (p: LoadProgress) => void): BuiltModel {
+  onProgress?.({ stage: 'read-config', message: `Reading ${opts.modelDir}` });
+  const config = readConfig(opts.modelDir);
+  const dir = modelCacheDir(opts);
+  const onnxFile = join(dir, ONNX_FILE);
+  if (existsSync(onnxFile) && existsSync(join(dir, DATA_FILE))) return { dir, onnxFile, config, built: false };
+  onProgress?.({ stage: 'convert', message: `Converting ${opts.modelDir} (${buildTag(opts)}) into ${dir}`, fraction: 0 });
+  const source = new SafetensorsCheckpoint(opts.modelDir);
+  try {
+    buildInto(source, dir, opts, onProgress);
+  } finally {
+    source.close();
+  }
+  return { dir, onnxFile, config, built: true };
+}
+
+// Temp folders of builds that crashed (process killed) more than an hour ago.
+function removeStaleTemps(parent: string): void {
+  try {
+    for (const name of readdirSync(parent)) {
+      if (!name.startsWith('.tmp-')) continue;
+      const p = join(parent, name);
+      if (Date.now() - statSync(p).mtimeMs > 3600_000) rmSync(p, { recursive: true, force: true });
+    }
+  } catch {
+    /* best effort */
+  }
+}

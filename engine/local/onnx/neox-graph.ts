@@ -1,0 +1,181 @@
+/**
+ * GPT-NeoX as an ONNX graph with an external KV cache.
+ *
+ * Inputs:  input_ids [B,T] int64, position_ids [B,T] int64, attention_bias [B,1,T,P+T] float
+ *          (0 = attend, large negative = masked; lets rows be ragged and several new tokens sit on
+ *          top of a cache), logits_index [M] int64 (rows of the flattened [B*T] positions whose
+ *          logits are wanted), past_key_i / past_value_i [P,B,H,hs] per layer.
+ * Outputs: logits [M,V], present_key_i / present_value_i [T,B,H,hs]: only the NEW positions.
+ *
+ * The cache is laid out position-major ([P,B,H,hs]) so the caller's preallocated cache buffer
+ * holds the prefix as one contiguous view (onnxruntime-node does not copy inputs) and the new
+ * keys/values append at its end. onnxruntime copies every output into JS, so returning the whole
+ * cache each step would cost a copy per token; gathering hidden states before the output head
+ * keeps prefill from copying T x vocab logits.
+ */
+import type { NeoxConfig } from '../config';
+import type { LoadProgress } from '../../types';
+import type { WeightSource } from '../weights';
+import { names } from '../weights';
+import { DataType } from './onnx-proto';
+import { GraphBuilder } from './graph';
+import { emitLinear, transposeToKN, type LinearOptions } from './linear';
+
+export const MASKED = -1e30;
+
+export const io = {
+  pastKey: (i: number) => `past_key_${i}`,
+  pastValue: (i: number) => `past_value_${i}`,
+  presentKey: (i: number) => `present_key_${i}`,
+  presentValue: (i: number) => `present_value_${i}`,
+};
+
+/** cos and sign-folded sin tables [maxPos, R], computed as transformers does (float32 inv_freq and angles). */
+export function rotaryTables(c: NeoxConfig): { cos: Float32Array; sin: Float32Array } {
+  const R = c.rotaryDims;
+  const half = R / 2;
+  const invFreq = new Float32Array(half);
+  for (let i = 0; i < half; i++) invFreq[i] = 1 / Math.fround(Math.pow(c.rotaryBase, Math.fround((2 * i) / R)));
+  const cos = new Float32Array(c.maxPositions * R);
+  const sin = new Float32Array(c.maxPositions * R);
+  for (let p = 0; p < c.maxPositions; p++) {
+    for (let i = 0; i < half; i++) {
+      const a = Math.fround(p * invFreq[i]);
+      const co = Math.cos(a);
+      const si = Math.sin(a);
+      cos[p * R + i] = co;
+      cos[p * R + half + i] = co;
+      // rotate_half(x) * sin == concat(x2, x1) * concat(-sin, sin)
+      sin[p * R + i] = -si;
+      sin[p * R + half + i] = si;
+    }
+  }
+  return { cos, sin };
+}
+
+export function buildNeoxGraph(
+  src: WeightSource,
+  dataPath: string,
+  onnxPath: string,
+  opts: LinearOptions,
+  onProgress?: (p: LoadProgress) => void,
+): void {
+  const c = src.config;
+  const { hiddenSize: D, numHeads: H, headSize: hs, intermediateSize: F, vocabSize: V, rotaryDims: R } = c;
+  const g = new GraphBuilder(dataPath);
+  try {
+    const f32 = DataType.FLOAT;
+    const i64 = DataType.INT64;
+    const inputIds = g.input({ name: 'input_ids', elemType: i64, shape: ['batch', 'new'] });
+    const positionIds = g.input({ name: 'position_ids', elemType: i64, shape: ['batch', 'new'] });
+    const bias = g.input({ name: 'attention_bias', elemType: f32, shape: ['batch', 1, 'new', 'total'] });
+    const logitsIndex = g.input({ name: 'logits_index', elemType: i64, shape: ['selected'] });
+    for (let l = 0; l < c.numLayers; l++) {
+      g.input({ name: io.pastKey(l), elemType: f32, shape: ['past', 'batch', H, hs] });
+      g.input({ name: io.pastValue(l), elemType: f32, shape: ['past', 'batch', H, hs] });
+    }
+    const progress = (done: number, message: string) =>
+      onProgress?.({ stage: 'convert', message, fraction: done / (c.numLayers + 2) });
+
+    // Embedding.
+    let embed: Float32Array | null = src.tensor(names.embedIn, [V, D]);
+    g.initializer('embed_in', embed, [V, D]);
+    // Tied checkpoints (transformers ties whenever tie_word_embeddings is true) reuse embed_in as the head.
+    if (!c.tiedEmbeddings) embed = null;
+    let x = g.op('Gather', ['embed_in', inputIds], { axis: 0 });
+    progress(1, 'embeddings');
+
+    // Rotary tables gathered once per run, shared by every layer: [B,T,1,1,R].
+    let cos = '';
+    let sin = '';
+    if (R > 0) {
+      const t = rotaryTables(c);
+      g.initializer('rotary_cos', t.cos, [c.maxPositions, R]);
+      g.initializer('rotary_sin', t.sin, [c.maxPositions, R]);
+      const axes = g.constInt64([2, 3], 'axes_2_3');
+      cos = g.op('Unsqueeze', [g.op('Gather', ['rotary_cos', positionIds], { axis: 0 }), axes]);
+      sin = g.op('Unsqueeze', [g.op('Gather', ['rotary_sin', positionIds], { axis: 0 }), axes]);
+    }
+    const shapeQkv = g.constInt64([0, 0, H, 3, hs], 'shape_qkv');
+    const shapeBTD = g.constInt64([0, 0, D], 'shape_btd');
+    const shapeND = g.constInt64([-1, D], 'shape_nd');
+    const split21 = g.constInt64([2, 1], 'split_2_1');
+    const split11 = g.constInt64([1, 1], 'split_1_1');
+    const splitHalf = g.constInt64([R / 2, R / 2], 'split_rot_half');
+    const axis3 = g.constInt64([3], 'axis_3');
+    const axis4 = g.constInt64([4], 'axis_4');
+    const zero = g.constInt64([0], 'zero');
+    const rEnd = g.constInt64([R], 'rot_end');
+    const hsEnd = g.constInt64([hs], 'head_end');
+    const scale = g.constFloat([1 / Math.sqrt(hs)], [], 'attn_scale');
+
+    const layerNorm = (input: string, prefix: string, tensorPrefix: string) => {
+      const w = g.initializer(`${prefix}.weight`, src.tensor(`${tensorPrefix}.weight`, [D]), [D]);
+      const b = g.initializer(`${prefix}.bias`, src.tensor(`${tensorPrefix}.bias`, [D]), [D]);
+      return g.op('LayerNormalization', [input, w, b], { axis: -1, epsilon: { float: c.layerNormEps } });
+    };
+    const linear = (input: string, name: string, tensor: string, role: Parameters<typeof emitLinear>[2]['role'], N: number, K: number) => {
+      const w = transposeToKN(src.tensor(`${tensor}.weight`, [N, K]), N, K);
+      const b = src.tensor(`${tensor}.bias`, [N]);
+      return emitLinear(g, input, { name, role, weight: w, K, N, bias: b }, opts);
+    };
+
+    for (let l = 0; l < c.numLayers; l++) {
+      const t = (rest: string) => names.layer(l, rest);
+      const p = `layers.${l}`;
+      // Attention.
+      const ln1 = layerNorm(x, `${p}.input_layernorm`, t('input_layernorm'));
+      const qkv = linear(ln1, `${p}.attention.query_key_value`, t('attention.query_key_value'), 'attention.qkv', 3 * D, D);
+      // query_key_value output is interleaved per head: [q, k, v] for head 0, then head 1, ...
+      const [qk, v5] = g.node('Split', [g.op('Reshape', [qkv, shapeQkv]), split21], 2, { axis: 3 });
+      let qkRot = qk;
+      if (R > 0) {
+        const rot = R < hs ? g.op('Slice', [qk, zero, rEnd, axis4]) : qk;
+        const [r1, r2] = g.node('Split', [rot, splitHalf], 2, { axis: 4 });
+        const swapped = g.op('Concat', [r2, r1], { axis: 4 });
+        const rotated = g.op('Add', [g.op('Mul', [rot, cos]), g.op('Mul', [swapped, sin])]);
+        qkRot = R < hs ? g.op('Concat', [rotated, g.op('Slice', [qk, rEnd, hsEnd, axis4])], { axis: 4 }) : rotated;
+      }
+      const [q5, k5] = g.node('Split', [qkRot, split11], 2, { axis: 3 });
+      const q = g.op('Squeeze', [q5, axis3]); // [B,T,H,hs]
+      const k = g.op('Squeeze', [k5, axis3]);
+      const v = g.op('Squeeze', [v5, axis3]);
+      const [newK] = g.node('Transpose', [k], [io.presentKey(l)], { perm: [1, 0, 2, 3] }); // [T,B,H,hs]
+      const [newV] = g.node('Transpose', [v], [io.presentValue(l)], { perm: [1, 0, 2, 3] });
+      g.output({ name: newK, elemType: f32, shape: ['new', 'batch', H, hs] });
+      g.output({ name: newV, elemType: f32, shape: ['new', 'batch', H, hs] });
+      const kAll = g.op('Concat', [io.pastKey(l), newK], { axis: 0 }); // [S,B,H,hs]
+      const vAll = g.op('Concat', [io.pastValue(l), newV], { axis: 0 });
+      const kT = g.op('Transpose', [kAll], { perm: [1, 2, 3, 0] }); // [B,H,hs,S]
+      const vB = g.op('Transpose', [vAll], { perm: [1, 2, 0, 3] }); // [B,H,S,hs]
+      const qB = g.op('Mul', [g.op('Transpose', [q], { perm: [0, 2, 1, 3] }), scale]); // [B,H,T,hs]
+      const scores = g.op('Add', [g.op('MatMul', [qB, kT]), bias]);
+      const probs = g.op('Softmax', [scores], { axis: -1 });
+      const ctx = g.op('Transpose', [g.op('MatMul', [probs, vB])], { perm: [0, 2, 1, 3] }); // [B,T,H,hs]
+      const attn = linear(g.op('Reshape', [ctx, shapeBTD]), `${p}.attention.dense`, t('attention.dense'), 'attention.dense', D, D);
+
+      // MLP, in parallel with attention (GPT-NeoX-20B, Pythia) or after it.
+      const mlpIn = c.parallelResidual ? x : g.op('Add', [attn, x]);
+      const ln2 = layerNorm(mlpIn, `${p}.post_attention_layernorm`, t('post_attention_layernorm'));
+      const up = linear(ln2, `${p}.mlp.dense_h_to_4h`, t('mlp.dense_h_to_4h'), 'mlp.up', F, D);
+      const act = g.op('Gelu', [up], { approximate: c.activation === 'gelu_fast' ? 'tanh' : 'none' });
+      const mlp = linear(act, `${p}.mlp.dense_4h_to_h`, t('mlp.dense_4h_to_h'), 'mlp.down', D, F);
+      x = c.parallelResidual ? g.op('Add', [g.op('Add', [mlp, attn]), x]) : g.op('Add', [mlp, mlpIn]);
+      progress(l + 2, `layer ${l + 1}/${c.numLayers}`);
+    }
+
+    // Only the requested positions go through the final norm and the (large) output head.
+    const selected = g.op('Gather', [g.op('Reshape', [x, shapeND]), logitsIndex], { axis: 0 });
+    const lnf = layerNorm(selected, 'final_layer_norm', 'gpt_neox.final_layer_norm');
+    const head = embed ?? src.tensor(names.embedOut, [V, D]);
+    embed = null;
+    const logits = emitLinear(g, lnf, { name: 'embed_out', role: 'head', weight: transposeToKN(head, V, D), K: D, N: V }, opts);
+    g.node('Identity', [logits], ['logits']);
+    g.output({ name: 'logits', elemType: f32, shape: ['selected', V] });
+    g.finish(onnxPath, { neox_config: JSON.stringify(c) });
+    progress(c.numLayers + 2, 'written');
+  } catch (e) {
+    g.abort();
+    throw e;
+  }
+}

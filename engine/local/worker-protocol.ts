@@ -1,0 +1,18 @@
+/** Messages between loadRunner's proxy (caller thread) and the engine worker (engine/local/worker.ts). */
+import type { LoadProgress } from '../types';
+import type { LoadOptions, RunnerInfo } from './runner';
+
+export type ToWorker =
+  | { type: 'load'; opts: LoadOptions }
+  | { type: 'reset'; rows: number }
+  | { type: 'forward'; id: number; tokens: number[][]; allLogits: boolean }
+  | { type: 'reorder'; src: number[] }
+  | { type: 'truncate'; len: number }
+  | { type: 'dispose'; id: number };
+
+export type FromWorker =
+  | { type: 'progress'; progress: LoadProgress }
+  | { type: 'ready'; info: RunnerInfo }
+  | { type: 'result'; id: number; logits: ArrayBuffer; counts: number[] }
+  | { type: 'error'; id?: number; message: string; code: string }
+  | { type: 'disposed'; id: number };

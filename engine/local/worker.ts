@@ -1,0 +1,118 @@
+/**
+ * Engine worker thread: converts/loads the model and owns the onnxruntime session and KV cache,
+ * because InferenceSession.create() and run() block the event loop for their whole duration.
+ * Bundled to dist/engine-worker.mjs. Every failure goes back to the caller as an error message.
+ */
+import { parentPort } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { NeoxError } from '../types';
+import type { RunnerInfo } from './runner';
+import type { FromWorker, ToWorker } from './worker-protocol';
+import { ensureModel } from './model-cache';
+import { OnnxKvRunner } from './kv-runner';
+
+if (!parentPort) throw new Error('engine/local/worker.ts must run as a worker thread');
+const port = parentPort;
+const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+let runner: OnnxKvRunner | undefined;
+// A failed reset/reorder/truncate (fire-and-forget on the caller's side) fails the next forward.
+let deferredError: NeoxError | undefined;
+// Messages are handled strictly in order, even though forward() awaits onnxruntime.
+let queue: Promise<void> = Promise.resolve();
+
+function errorMessage(e: unknown, id?: number): FromWorker {
+  if (e instanceof NeoxError) return { type: 'error', id, message: e.message, code: e.code };
+  return { type: 'error', id, message: `engine error: ${(e as Error)?.message ?? String(e)}`, code: 'engine_failed' };
+}
+
+async function handle(m: ToWorker): Promise<void> {
+  switch (m.type) {
+    case 'load': {
+      try {
+        const threads = m.opts.threads ?? availableParallelism();
+        const built = ensureModel(m.opts, (progress) => send({ type: 'progress', progress }));
+        send({ type: 'progress', progress: { stage: 'load', message: `Loading ${built.onnxFile} (${threads} threads)` } });
+        const t0 = performance.now();
+        runner = await OnnxKvRunner.open(built.onnxFile, built.config, threads);
+        const c = built.config;
+        const info: RunnerInfo = {
+          vocabSize: c.vocabSize,
+          contextLength: c.maxPositions,
+          eosTokenId: c.eosTokenId,
+          onnxPath: built.dir,
+          summary: {
+            architecture: 'GPTNeoXForCausalLM',
+            layers: c.numLayers,
+            hiddenSize: c.hiddenSize,
+            heads: c.numHeads,
+            headSize: c.headSize,
+            intermediateSize: c.intermediateSize,
+            vocabSize: c.vocabSize,
+            contextLength: c.maxPositions,
+            rotaryDims: c.rotaryDims,
+            rotaryBase: c.rotaryBase,
+            parallelResidual: c.parallelResidual,
+            activation: c.activation,
+            tiedEmbeddings: c.tiedEmbeddings,
+            quant: m.opts.quant,
+            ...(m.opts.quant === 'int4' ? { blockSize: m.opts.blockSize ?? 32 } : {}),
+            threads,
+            cache: built.dir,
+            builtNow: built.built,
+            sessionLoadMs: Math.round(performance.now() - t0),
+          },
+        };
+        send({ type: 'progress', progress: { stage: 'ready', message: 'Model ready', fraction: 1 } });
+        send({ type: 'ready', info });
+      } catch (e) {
+        send(errorMessage(e));
+      }
+      return;
+    }
+    case 'forward': {
+      try {
+        if (!runner) throw new NeoxError('engine is not loaded', 'engine_failed');
+        if (deferredError) {
+          const e = deferredError;
+          deferredError = undefined;
+          throw e;
+        }
+        const out = await runner.forward(m.tokens, m.allLogits);
+        send({ type: 'result', id: m.id, logits: out.logits.buffer as ArrayBuffer, counts: out.counts }, [out.logits.buffer as ArrayBuffer]);
+      } catch (e) {
+        send(errorMessage(e, m.id));
+      }
+      return;
+    }
+    case 'reset':
+    case 'reorder':
+    case 'truncate': {
+      try {
+        if (!runner) throw new NeoxError('engine is not loaded', 'engine_failed');
+        if (m.type === 'reset') {
+          deferredError = undefined;
+          runner.reset(m.rows);
+        } else if (m.type === 'reorder') runner.reorder(m.src);
+        else runner.truncate(m.len);
+      } catch (e) {
+        deferredError = e instanceof NeoxError ? e : new NeoxError(`engine error: ${(e as Error).message}`, 'engine_failed');
+      }
+      return;
+    }
+    case 'dispose': {
+      try {
+        await runner?.dispose();
+      } catch {
+        /* releasing a session cannot be retried; the thread ends anyway */
+      }
+      runner = undefined;
+      send({ type: 'disposed', id: m.id });
+      return;
+    }
+  }
+}
+
+port.on('message', (m: ToWorker) => {
+  queue = queue.then(() => handle(m));
+});
