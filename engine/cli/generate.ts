@@ -1,0 +1,139 @@
+/**
+ * `neox generate [options] "PROMPT"` streams a completion to stdout;
+ * `neox generate --input prompts.jsonl --json` answers one JSON line per prompt line.
+ */
+import { NeoxError, type DecodingOptions } from '../types';
+import type { Command, ArgValues } from './command';
+import { UsageError } from './command';
+import { loadBackend, modelOptions, num, readJsonl, str, writeOut } from './common';
+
+/** Decoding defaults from the command line (each JSONL line may override them). */
+function flagOptions(v: ArgValues): DecodingOptions {
+  const stop = v.stop;
+  return {
+    maxTokens: num(v, 'max-tokens', { int: true, min: 0 }) ?? 128,
+    temperature: num(v, 'temperature', { min: 0 }),
+    topK: num(v, 'top-k', { int: true, min: 0 }),
+    topP: num(v, 'top-p', { min: 0, max: 1 }),
+    repetitionPenalty: num(v, 'repetition-penalty', { min: 0 }),
+    seed: num(v, 'seed', { int: true }),
+    n: num(v, 'n', { int: true, min: 1 }),
+    numBeams: num(v, 'num-beams', { int: true, min: 1 }),
+    lengthPenalty: num(v, 'length-penalty'),
+    earlyStopping: v['early-stopping'] === true ? true : undefined,
+    stop: Array.isArray(stop) && stop.length ? (stop as string[]).map(unescape) : undefined,
+  };
+}
+
+/** Let `--stop '\n\n'` mean two newlines, as users type it in a shell. */
+function unescape(s: string): string {
+  return s.replace(/\\(n|t|\\)/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : '\\'));
+}
+
+const LINE_FIELDS: Record<string, { key: keyof DecodingOptions; kind: 'int' | 'number' }> = {
+  max_tokens: { key: 'maxTokens', kind: 'int' },
+  temperature: { key: 'temperature', kind: 'number' },
+  top_k: { key: 'topK', kind: 'int' },
+  top_p: { key: 'topP', kind: 'number' },
+  num_beams: { key: 'numBeams', kind: 'int' },
+  seed: { key: 'seed', kind: 'int' },
+  repetition_penalty: { key: 'repetitionPenalty', kind: 'number' },
+};
+
+function lineOptions(where: string, line: Record<string, unknown>, defaults: DecodingOptions): { prompt: string; opts: DecodingOptions } {
+  if (typeof line.prompt !== 'string') throw new NeoxError(`${where}: field "prompt" must be a string`, 'bad_input');
+  const opts: DecodingOptions = { ...defaults };
+  for (const [field, { key, kind }] of Object.entries(LINE_FIELDS)) {
+    const x = line[field];
+    if (x === undefined || x === null) continue;
+    if (typeof x !== 'number' || !Number.isFinite(x) || (kind === 'int' && !Number.isInteger(x))) {
+      throw new NeoxError(`${where}: field "${field}" must be ${kind === 'int' ? 'an integer' : 'a number'}`, 'bad_input');
+    }
+    (opts as unknown as Record<string, number>)[key] = x;
+  }
+  if (line.stop !== undefined && line.stop !== null) {
+    const s = typeof line.stop === 'string' ? [line.stop] : line.stop;
+    if (!Array.isArray(s) || s.some((x) => typeof x !== 'string' || x === '')) {
+      throw new NeoxError(`${where}: field "stop" must be a string or a list of non-empty strings`, 'bad_input');
+    }
+    opts.stop = s as string[];
+  }
+  return { prompt: line.prompt, opts };
+}
+
+/** Run one request, naming the input line if its options are rejected. */
+async function withLine<T>(where: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof NeoxError && e.code === 'bad_request') throw new NeoxError(`${where}: ${e.message}`, e.code);
+    throw e;
+  }
+}
+
+const command: Command = {
+  summary: 'complete a prompt (streamed), or every line of a JSONL file',
+  usage: `neox generate [options] "PROMPT"
+neox generate [options] --input prompts.jsonl --json
+
+  --max-tokens N         tokens to generate (default 128)
+  --temperature T        0 = greedy (default); > 0 samples
+  --top-k K, --top-p P   sampling filters (Hugging Face semantics)
+  --repetition-penalty R >1 discourages repeats
+  --seed S               reproducible sampling
+  --stop STR             stop before STR (repeatable; "\\n" is a newline)
+  --n N                  independent samples
+  --num-beams B          beam search; with --length-penalty L, --early-stopping
+  --input FILE           JSONL: {"prompt", "max_tokens", "temperature", "top_k", "top_p", "num_beams", "stop", "seed"}
+  --json                 JSON output: {"ids", "text", "finish_reason"}`,
+  options: {
+    ...modelOptions,
+    'max-tokens': { type: 'string' },
+    temperature: { type: 'string' },
+    'top-k': { type: 'string' },
+    'top-p': { type: 'string' },
+    'repetition-penalty': { type: 'string' },
+    seed: { type: 'string' },
+    stop: { type: 'string', multiple: true },
+    n: { type: 'string' },
+    'num-beams': { type: 'string' },
+    'length-penalty': { type: 'string' },
+    'early-stopping': { type: 'boolean' },
+    input: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run({ values, positionals, signal }) {
+    const defaults = flagOptions(values);
+    const input = str(values, 'input');
+    const json = values.json === true;
+    if (input && positionals.length) throw new UsageError('give either --input FILE or a PROMPT, not both');
+    if (!input && positionals.length !== 1) throw new UsageError('expected exactly one PROMPT argument (quote it), or --input FILE');
+    const lines = input ? await readJsonl(input) : [];
+    const requests = input
+      ? lines.map((l) => ({ where: `${input}:${l.line}`, ...lineOptions(`${input}:${l.line}`, l.value, defaults) }))
+      : [{ where: 'PROMPT', prompt: positionals[0]!, opts: defaults }];
+    const backend = await loadBackend(values);
+    try {
+      for (const { where, prompt, opts } of requests) {
+        const streaming = !json && (opts.n ?? 1) === 1;
+        const res = await withLine(where, () =>
+          backend.complete({ ...opts, prompt, signal }, streaming ? (c) => void process.stdout.write(c.text) : undefined),
+        );
+        if (json) {
+          for (const c of res.choices) {
+            await writeOut(JSON.stringify({ ids: c.tokenIds, text: c.text, finish_reason: c.finishReason }) + '\n');
+          }
+        } else if (streaming) {
+          await writeOut('\n');
+        } else {
+          await writeOut(res.choices.map((c) => c.text).join('\n---\n') + '\n');
+        }
+        if (signal.aborted) return 130;
+      }
+    } finally {
+      await backend.dispose();
+    }
+    return 0;
+  },
+};
+export default command;
