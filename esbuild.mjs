@@ -1,8 +1,13 @@
-// Bundles the extension (client), the language server, the engine worker and the `neox` CLI into dist/.
-// onnxruntime-node stays external: it is a native N-API module that ships its own binaries.
+// Bundles the extension (client), the language server, the engine worker, the `neox` CLI and the chat
+// webview script into dist/, and copies the runtime assets they load from disk (tree-sitter wasm files,
+// webview CSS). onnxruntime-node stays external: it is a native N-API module that ships its own binaries
+// (scripts/package.mjs puts only the target platform's binaries into each .vsix).
 import * as esbuild from 'esbuild';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
+const require = createRequire(import.meta.url);
 const watch = process.argv.includes('--watch');
 const common = {
   bundle: true,
@@ -23,7 +28,38 @@ const builds = [
   { entryPoints: ['server/server.ts'], outfile: 'dist/server.mjs', format: 'esm', banner: esmBanner },
   { entryPoints: ['engine/local/worker.ts'], outfile: 'dist/engine-worker.mjs', format: 'esm', banner: esmBanner },
   { entryPoints: ['engine/cli/neox.ts'], outfile: 'dist/neox.mjs', format: 'esm', banner: esmBanner },
+  // The chat webview runs in the browser sandbox of the webview: no Node, no vscode module.
+  {
+    entryPoints: ['client/chat/webview/main.ts'],
+    outfile: 'dist/webview/chat.js',
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2022',
+    external: [],
+    minify: true,
+  },
 ];
+
+// Grammars for the languages server/language.ts knows; web-tree-sitter finds tree-sitter.wasm next to
+// the bundle that loads it (dist/), the grammars are read from dist/grammars/.
+const GRAMMARS = ['python', 'typescript', 'tsx', 'javascript', 'java', 'c', 'cpp', 'go', 'rust', 'c_sharp', 'ruby', 'bash', 'yaml', 'lua'];
+
+function copyAssets() {
+  const copies = [
+    [require.resolve('web-tree-sitter/tree-sitter.wasm'), 'dist/tree-sitter.wasm'],
+    ['client/chat/webview/chat.css', 'dist/webview/chat.css'],
+  ];
+  const wasmDir = join(dirname(require.resolve('tree-sitter-wasms/package.json')), 'out');
+  for (const g of GRAMMARS) copies.push([join(wasmDir, `tree-sitter-${g}.wasm`), `dist/grammars/tree-sitter-${g}.wasm`]);
+  for (const [from, to] of copies) {
+    if (!existsSync(from)) {
+      console.warn(`esbuild: asset ${from} missing, not copied`);
+      continue;
+    }
+    mkdirSync(dirname(to), { recursive: true });
+    copyFileSync(from, to);
+  }
+}
 
 for (const b of builds) {
   const entry = b.entryPoints[0];
@@ -35,3 +71,4 @@ for (const b of builds) {
   if (watch) await (await esbuild.context(options)).watch();
   else await esbuild.build(options);
 }
+copyAssets();

@@ -1,0 +1,158 @@
+/**
+ * The chat sidebar (a WebviewView in its own activity-bar container). The webview renders; this side
+ * owns the conversation, talks to the server (ChatRequest + streamed deltas), attaches the selection or
+ * file on request, and carries out the code-block buttons (copy, insert at cursor, open as new file).
+ */
+import * as vscode from 'vscode';
+import { ChatRequest, type ChatContext } from '../../server/protocol';
+import type { NeoxClient } from '../neox-client';
+import { Conversation } from './conversation';
+import { chatHtml } from './html';
+import type { Attach, FromWebview, ToWebview } from './messages';
+
+export const CHAT_VIEW_ID = 'neoxComplete.chat';
+
+export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
+  private view?: vscode.WebviewView;
+  private readonly conversation: Conversation;
+  private running?: vscode.CancellationTokenSource;
+  private lastEditor?: vscode.TextEditor;
+  private readonly disposables: vscode.Disposable[] = [];
+  /** Resolved with the final answer of each turn (for tests and the API). */
+  private readonly onAnswer = new vscode.EventEmitter<string>();
+  readonly onDidAnswer = this.onAnswer.event;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly neox: NeoxClient,
+  ) {
+    this.conversation = new Conversation(context.workspaceState);
+    this.lastEditor = vscode.window.activeTextEditor;
+    this.disposables.push(
+      vscode.window.onDidChangeActiveTextEditor((e) => {
+        if (e) this.lastEditor = e;
+      }),
+      this.onAnswer,
+    );
+  }
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    const webviewRoot = vscode.Uri.joinPath(this.context.extensionUri, 'dist', 'webview');
+    view.webview.options = { enableScripts: true, localResourceRoots: [webviewRoot] };
+    view.webview.html = chatHtml(view.webview, this.context.extensionUri);
+    this.disposables.push(view.webview.onDidReceiveMessage((m: FromWebview) => void this.handle(m)));
+    view.onDidDispose(() => (this.view = undefined));
+  }
+
+  /** Asks a question as if typed in the view (used by the "Ask about selection" command and tests). */
+  async ask(text: string, attach: Attach = 'none'): Promise<string | undefined> {
+    return this.send(text, attach);
+  }
+
+  get turns() {
+    return this.conversation.turns;
+  }
+
+  private post(m: ToWebview): void {
+    void this.view?.webview.postMessage(m);
+  }
+
+  private async handle(m: FromWebview): Promise<void> {
+    switch (m.type) {
+      case 'ready':
+        return this.post({ type: 'history', turns: this.conversation.turns, busy: !!this.running });
+      case 'send':
+        await this.send(m.text, m.attach);
+        return;
+      case 'stop':
+        return this.running?.cancel();
+      case 'clear':
+        this.running?.cancel();
+        await this.conversation.clear();
+        return this.post({ type: 'history', turns: [], busy: false });
+      case 'copy':
+        await vscode.env.clipboard.writeText(m.code);
+        void vscode.window.setStatusBarMessage('NeoX: code copied', 2000);
+        return;
+      case 'insert':
+        await this.insertAtCursor(m.code);
+        return;
+      case 'newFile': {
+        const doc = await vscode.workspace.openTextDocument({ content: m.code, language: m.language || undefined });
+        await vscode.window.showTextDocument(doc);
+        return;
+      }
+    }
+  }
+
+  private async insertAtCursor(code: string): Promise<void> {
+    const editor = this.lastEditor && !this.lastEditor.document.isClosed ? this.lastEditor : vscode.window.visibleTextEditors[0];
+    if (!editor) {
+      void vscode.window.showWarningMessage('NeoX: open a file to insert the code into.');
+      return;
+    }
+    await vscode.window.showTextDocument(editor.document, editor.viewColumn);
+    await editor.edit((b) => {
+      for (const sel of editor.selections) b.replace(sel, code);
+    });
+  }
+
+  private contextFor(attach: Attach): { ctx?: ChatContext; label?: string } {
+    const editor = this.lastEditor;
+    if (attach === 'none' || !editor || editor.document.isClosed) return {};
+    const doc = editor.document;
+    const name = vscode.workspace.asRelativePath(doc.uri);
+    if (attach === 'selection' && !editor.selection.isEmpty) {
+      const s = editor.selection;
+      return {
+        ctx: { fileName: name, languageId: doc.languageId, text: doc.getText(s) },
+        label: `${name}:${s.start.line + 1}-${s.end.line + 1}`,
+      };
+    }
+    return { ctx: { fileName: name, languageId: doc.languageId, text: doc.getText() }, label: name };
+  }
+
+  private async send(text: string, attach: Attach): Promise<string | undefined> {
+    if (!text.trim() || this.running) return undefined;
+    const { ctx, label } = this.contextFor(attach);
+    const turn = { role: 'user' as const, content: text.trim() };
+    await this.conversation.push(turn);
+    this.post({ type: 'userTurn', turn, attachedLabel: label });
+    const cts = (this.running = new vscode.CancellationTokenSource());
+    let streamed = '';
+    const { streamId, close } = this.neox.streams.open((delta) => {
+      streamed += delta;
+      this.post({ type: 'delta', text: delta });
+    });
+    try {
+      const client = await this.neox.ready();
+      const result = await client
+        .sendRequest(ChatRequest, { streamId, messages: this.conversation.turns, context: ctx ? [ctx] : undefined }, cts.token)
+        .catch((e: unknown) => {
+          if (cts.token.isCancellationRequested) return undefined;
+          throw e;
+        });
+      const stopped = !result || cts.token.isCancellationRequested || result.finishReason === 'cancelled';
+      const content = result?.content ?? streamed;
+      if (content) await this.conversation.push({ role: 'assistant', content });
+      this.post({ type: 'done', content, stopped });
+      this.onAnswer.fire(content);
+      return content;
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.post({ type: 'error', message });
+      this.neox.output.error(`chat: ${message}`);
+      return undefined;
+    } finally {
+      close();
+      cts.dispose();
+      this.running = undefined;
+    }
+  }
+
+  dispose(): void {
+    this.running?.cancel();
+    for (const d of this.disposables) d.dispose();
+  }
+}

@@ -1,0 +1,20 @@
+/** Messages between the chat webview (webview/main.ts) and the extension (chat-view.ts). Types only. */
+import type { ChatTurn } from '../../server/protocol';
+
+export type Attach = 'none' | 'selection' | 'file';
+
+export type FromWebview =
+  | { type: 'ready' }
+  | { type: 'send'; text: string; attach: Attach }
+  | { type: 'stop' }
+  | { type: 'clear' }
+  | { type: 'copy'; code: string }
+  | { type: 'insert'; code: string }
+  | { type: 'newFile'; code: string; language?: string };
+
+export type ToWebview =
+  | { type: 'history'; turns: ChatTurn[]; busy: boolean }
+  | { type: 'userTurn'; turn: ChatTurn; attachedLabel?: string }
+  | { type: 'delta'; text: string }
+  | { type: 'done'; content: string; stopped: boolean }
+  | { type: 'error'; message: string };

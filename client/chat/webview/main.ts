@@ -1,0 +1,160 @@
+/**
+ * Chat webview script (bundled for the browser into dist/webview/chat.js). Renders the conversation as
+ * markdown (markdown-it, raw HTML off) with highlight.js code blocks, and passes every rendered fragment
+ * through DOMPurify: model output is untrusted. Code blocks get Copy / Insert / New file buttons whose
+ * actions run in the extension. Keyboard: Enter sends, Shift+Enter adds a line, Escape stops.
+ */
+import DOMPurify from 'dompurify';
+import hljs from 'highlight.js/lib/common';
+import MarkdownIt from 'markdown-it';
+import type { ChatTurn } from '../../../server/protocol';
+import type { Attach, FromWebview, ToWebview } from '../messages';
+
+declare function acquireVsCodeApi(): { postMessage(m: FromWebview): void; getState(): unknown; setState(s: unknown): void };
+const vscode = acquireVsCodeApi();
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const md = new MarkdownIt({
+  html: false,
+  linkify: true,
+  highlight: (code: string, lang: string): string => {
+    const language = lang && hljs.getLanguage(lang) ? lang : undefined;
+    const html = language ? hljs.highlight(code, { language, ignoreIllegals: true }).value : escapeHtml(code);
+    return `<pre class="hljs"><code class="language-${escapeHtml(lang || 'text')}">${html}</code></pre>`;
+  },
+});
+
+const log = document.getElementById('log') as HTMLElement;
+const form = document.getElementById('composer') as HTMLFormElement;
+const input = document.getElementById('input') as HTMLTextAreaElement;
+const attach = document.getElementById('attach') as HTMLSelectElement;
+const stopBtn = document.getElementById('stop') as HTMLButtonElement;
+const sendBtn = document.getElementById('send') as HTMLButtonElement;
+const clearBtn = document.getElementById('clear') as HTMLButtonElement;
+
+let streaming: { el: HTMLElement; text: string } | undefined;
+
+function render(markdown: string): DocumentFragment {
+  const clean = DOMPurify.sanitize(md.render(markdown), { RETURN_DOM_FRAGMENT: true, FORBID_TAGS: ['style', 'form', 'input'] });
+  clean.querySelectorAll('pre > code').forEach((code, i) => addCodeButtons(code as HTMLElement, i));
+  clean.querySelectorAll('a').forEach((a) => a.setAttribute('rel', 'noopener noreferrer'));
+  return clean;
+}
+
+function addCodeButtons(code: HTMLElement, index: number): void {
+  const pre = code.parentElement as HTMLElement;
+  const language = /language-([\w+#-]+)/.exec(code.className)?.[1];
+  const bar = document.createElement('div');
+  bar.className = 'code-actions';
+  const button = (label: string, title: string, message: () => FromWebview) => {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = label;
+    b.title = title;
+    b.setAttribute('aria-label', `${title} (code block ${index + 1})`);
+    b.addEventListener('click', () => vscode.postMessage(message()));
+    bar.appendChild(b);
+  };
+  const text = () => code.textContent ?? '';
+  button('Copy', 'Copy code', () => ({ type: 'copy', code: text() }));
+  button('Insert', 'Insert at cursor', () => ({ type: 'insert', code: text() }));
+  button('New file', 'Open as new file', () => ({ type: 'newFile', code: text(), language: language === 'text' ? undefined : language }));
+  pre.before(bar);
+}
+
+function addTurn(turn: ChatTurn, attachedLabel?: string): HTMLElement {
+  const el = document.createElement('article');
+  el.className = `turn ${turn.role}`;
+  el.setAttribute('aria-label', turn.role === 'user' ? 'You' : 'NeoX');
+  const who = document.createElement('div');
+  who.className = 'who';
+  who.textContent = turn.role === 'user' ? 'You' : 'NeoX';
+  if (attachedLabel) {
+    const a = document.createElement('span');
+    a.className = 'attached';
+    a.textContent = ` · with ${attachedLabel}`;
+    who.appendChild(a);
+  }
+  const body = document.createElement('div');
+  body.className = 'body';
+  if (turn.role === 'user') body.textContent = turn.content;
+  else body.appendChild(render(turn.content));
+  el.append(who, body);
+  log.appendChild(el);
+  log.scrollTop = log.scrollHeight;
+  return body;
+}
+
+function setBusy(busy: boolean): void {
+  stopBtn.disabled = !busy;
+  sendBtn.disabled = busy;
+  document.body.classList.toggle('busy', busy);
+}
+
+window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
+  const m = event.data;
+  switch (m.type) {
+    case 'history':
+      log.replaceChildren();
+      for (const t of m.turns) addTurn(t);
+      setBusy(m.busy);
+      break;
+    case 'userTurn':
+      addTurn(m.turn, m.attachedLabel);
+      streaming = { el: addTurn({ role: 'assistant', content: '' }), text: '' };
+      streaming.el.parentElement?.classList.add('streaming');
+      setBusy(true);
+      break;
+    case 'delta':
+      if (!streaming) break;
+      streaming.text += m.text;
+      streaming.el.replaceChildren(render(streaming.text));
+      log.scrollTop = log.scrollHeight;
+      break;
+    case 'done':
+      if (streaming) {
+        streaming.el.replaceChildren(render(m.content));
+        streaming.el.parentElement?.classList.remove('streaming');
+        if (m.stopped) streaming.el.parentElement?.classList.add('stopped');
+      }
+      streaming = undefined;
+      setBusy(false);
+      input.focus();
+      break;
+    case 'error': {
+      const target = streaming?.el ?? addTurn({ role: 'assistant', content: '' });
+      const p = document.createElement('p');
+      p.className = 'error';
+      p.setAttribute('role', 'alert');
+      p.textContent = `Error: ${m.message}`;
+      target.appendChild(p);
+      streaming?.el.parentElement?.classList.remove('streaming');
+      streaming = undefined;
+      setBusy(false);
+      break;
+    }
+  }
+});
+
+form.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const text = input.value.trim();
+  if (!text || sendBtn.disabled) return;
+  vscode.postMessage({ type: 'send', text, attach: attach.value as Attach });
+  input.value = '';
+  attach.value = 'none';
+});
+input.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    form.requestSubmit();
+  }
+});
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && !stopBtn.disabled) vscode.postMessage({ type: 'stop' });
+});
+stopBtn.addEventListener('click', () => vscode.postMessage({ type: 'stop' }));
+clearBtn.addEventListener('click', () => vscode.postMessage({ type: 'clear' }));
+
+vscode.postMessage({ type: 'ready' });
+input.focus();

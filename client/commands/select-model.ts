@@ -1,0 +1,75 @@
+/**
+ * "NeoX: Select model / backend": the models the server knows (ListModelsRequest) plus choices to
+ * browse for a local checkpoint folder or point at a remote server. Writes the settings; the server
+ * picks them up live.
+ */
+import * as vscode from 'vscode';
+import { ListModelsRequest, type BackendKind } from '../../server/protocol';
+import { settings, updateSetting } from '../config';
+import type { NeoxClient } from '../neox-client';
+
+type Pick = vscode.QuickPickItem & { action: () => Promise<void> };
+
+export async function selectModel(neox: NeoxClient): Promise<void> {
+  const current = settings();
+  const items: Pick[] = [];
+  try {
+    const { models } = await (await neox.ready()).sendRequest(ListModelsRequest);
+    for (const m of models) {
+      const isCurrent = m.backend === current.backend && (m.backend === 'local' ? m.id === current.modelPath || (!current.modelPath && m.id === '') : m.id === current.remoteModel);
+      items.push({
+        label: `${isCurrent ? '$(check) ' : ''}${m.id || 'neox-code-23m (built in)'}`,
+        description: m.backend,
+        detail: m.description,
+        action: async () => {
+          await updateSetting('backend', m.backend);
+          if (m.backend === 'local') await updateSetting('modelPath', m.id);
+          else await updateSetting('remoteModel', m.id);
+        },
+      });
+    }
+  } catch (e) {
+    neox.output.warn(`listing models failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (items.length) items.push({ label: '', kind: vscode.QuickPickItemKind.Separator, action: async () => undefined });
+  items.push(
+    {
+      label: '$(folder-opened) Local checkpoint folder…',
+      description: 'local',
+      detail: 'A Hugging Face GPT-NeoX folder (config.json, *.safetensors, tokenizer.json)',
+      action: async () => {
+        const picked = await vscode.window.showOpenDialog({ canSelectFiles: false, canSelectFolders: true, openLabel: 'Use this model' });
+        if (!picked?.[0]) return;
+        await updateSetting('backend', 'local');
+        await updateSetting('modelPath', picked[0].fsPath);
+      },
+    },
+    {
+      label: '$(home) Built-in neox-code-23m',
+      description: 'local',
+      action: async () => {
+        await updateSetting('backend', 'local');
+        await updateSetting('modelPath', '');
+      },
+    },
+    ...(['openai', 'tgi'] as BackendKind[]).map<Pick>((backend) => ({
+      label: `$(cloud) Remote ${backend === 'openai' ? 'OpenAI-compatible server (vLLM, neox serve)' : 'Text Generation Inference server'}…`,
+      description: backend,
+      action: async () => {
+        const url = await vscode.window.showInputBox({
+          title: 'Remote server URL',
+          value: current.remoteUrl || 'http://127.0.0.1:8000',
+          validateInput: (v) => (/^https?:\/\/\S+$/.test(v.trim()) ? undefined : 'An http(s):// URL'),
+        });
+        if (!url) return;
+        const model = await vscode.window.showInputBox({ title: 'Model name on that server (empty: the server default)', value: current.remoteModel });
+        if (model === undefined) return;
+        await updateSetting('backend', backend);
+        await updateSetting('remoteUrl', url.trim());
+        await updateSetting('remoteModel', model.trim());
+      },
+    })),
+  );
+  const pick = await vscode.window.showQuickPick(items, { title: 'NeoX: Select model / backend', matchOnDescription: true });
+  await pick?.action();
+}

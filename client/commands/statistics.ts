@@ -1,0 +1,38 @@
+/** "NeoX: Show completion statistics": the server's counters and latency percentiles as a Markdown table. */
+import * as vscode from 'vscode';
+import { GetStatisticsRequest, type StatisticsResult } from '../../server/protocol';
+import type { NeoxClient } from '../neox-client';
+
+export function statisticsMarkdown(s: StatisticsResult): string {
+  const rate = s.shown > 0 ? `${((100 * (s.accepted + s.partiallyAccepted)) / s.shown).toFixed(1)} %` : 'n/a';
+  const l = s.latencyMs;
+  return [
+    '# NeoX Complete: completion statistics',
+    '',
+    '| | |',
+    '|---|---:|',
+    `| Requests | ${s.requests} |`,
+    `| Shown | ${s.shown} |`,
+    `| Accepted | ${s.accepted} |`,
+    `| Partially accepted | ${s.partiallyAccepted} |`,
+    `| Dismissed | ${s.dismissed} |`,
+    `| Acceptance rate | ${rate} |`,
+    `| Cache hits | ${s.cacheHits} |`,
+    `| Typed-through hits | ${s.typedThroughHits} |`,
+    '',
+    `Latency over ${l.count} completions: p50 ${Math.round(l.p50)} ms, p90 ${Math.round(l.p90)} ms, p95 ${Math.round(l.p95)} ms, p99 ${Math.round(l.p99)} ms.`,
+    '',
+  ].join('\n');
+}
+
+export async function showStatistics(neox: NeoxClient): Promise<StatisticsResult | undefined> {
+  try {
+    const stats = await (await neox.ready()).sendRequest(GetStatisticsRequest);
+    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: statisticsMarkdown(stats) });
+    await vscode.window.showTextDocument(doc, { preview: true });
+    return stats;
+  } catch (e) {
+    neox.showError(`statistics unavailable: ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
+  }
+}

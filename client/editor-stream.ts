@@ -1,0 +1,87 @@
+/**
+ * Streams generated text into a document as it arrives, so that the whole generation is ONE undo step:
+ * the first edit opens an undo stop, every later edit (including the final reconciliation and a
+ * cancellation's removal) joins it. Edits are serialized; deltas that arrive while an edit is being
+ * applied are batched into the next one.
+ */
+import * as vscode from 'vscode';
+
+export class EditorStream {
+  private readonly startOffset: number;
+  private streamed = '';
+  private pending = '';
+  private chain: Promise<unknown> = Promise.resolve();
+  private first = true;
+
+  constructor(
+    private readonly editor: vscode.TextEditor,
+    at: vscode.Position,
+    /** Text inserted before the first delta (e.g. a newline to start below the comment). */
+    private readonly prefix = '',
+  ) {
+    this.startOffset = editor.document.offsetAt(at);
+  }
+
+  get text(): string {
+    return this.streamed;
+  }
+
+  append(delta: string): void {
+    if (!delta) return;
+    this.pending += delta;
+    this.chain = this.chain.then(() => this.flush());
+  }
+
+  /** Waits until every delta so far is in the document. */
+  settled(): Promise<unknown> {
+    return this.chain;
+  }
+
+  private async flush(): Promise<void> {
+    if (!this.pending) return;
+    const add = (this.first ? this.prefix : '') + this.pending;
+    this.pending = '';
+    const at = this.editor.document.positionAt(this.startOffset + this.streamed.length);
+    const ok = await this.edit((b) => b.insert(at, add));
+    if (ok) this.streamed += add;
+  }
+
+  /** Removes what was streamed (cancellation): the document is as before, in the same undo step. */
+  async remove(): Promise<void> {
+    this.pending = '';
+    await this.chain;
+    if (this.streamed) await this.edit((b) => b.delete(this.range()));
+    this.streamed = '';
+  }
+
+  /**
+   * Replaces the streamed preview with the final text at the final place (positions of the document as
+   * it was before streaming began). Returns the range of the final text.
+   */
+  async finish(text: string, at?: vscode.Range): Promise<vscode.Range> {
+    this.pending = '';
+    await this.chain;
+    const doc = this.editor.document;
+    if (!at) {
+      const start = doc.positionAt(this.startOffset);
+      await this.edit((b) => b.replace(this.range(), text));
+      return new vscode.Range(start, doc.positionAt(this.startOffset + text.length));
+    }
+    if (this.streamed) await this.edit((b) => b.delete(this.range()));
+    this.streamed = '';
+    const startOffset = doc.offsetAt(at.start);
+    await this.edit((b) => b.replace(at, text));
+    return new vscode.Range(doc.positionAt(startOffset), doc.positionAt(startOffset + text.length));
+  }
+
+  private range(): vscode.Range {
+    const doc = this.editor.document;
+    return new vscode.Range(doc.positionAt(this.startOffset), doc.positionAt(this.startOffset + this.streamed.length));
+  }
+
+  private edit(fn: (b: vscode.TextEditorEdit) => void): Thenable<boolean> {
+    const undoStopBefore = this.first;
+    this.first = false;
+    return this.editor.edit(fn, { undoStopBefore, undoStopAfter: false });
+  }
+}
