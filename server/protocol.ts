@@ -160,3 +160,47 @@ export interface ListModelsResult {
   models: { id: string; backend: BackendKind; description?: string }[];
 }
 export const ListModelsRequest = new RequestType0<ListModelsResult, void>('neox/listModels');
+
+// ---------- additions (server helper): defaults, initialization options, inline item command ----------
+
+/** Values the server uses for any setting the client leaves out (the client's package.json defaults match). */
+export const DEFAULT_SETTINGS: NeoxSettings = {
+  enabled: true,
+  backend: 'local',
+  modelPath: '',
+  quantization: 'int8',
+  remoteUrl: '',
+  remoteModel: '',
+  maxTokens: 64,
+  temperature: 0,
+  debounceMs: 'auto',
+  enabledLanguages: ['*'],
+  contextBudget: 1536,
+};
+
+/** Optional extra settings (same section); absent means the server default shown. */
+export interface NeoxExtraSettings {
+  /** Candidates per explicitly invoked request, for cycling (default 3; automatic requests get 1). */
+  candidates?: number;
+  /** Longest multi-line suggestion in lines (default 12). */
+  maxLines?: number;
+  /** Include snippets of other open / recently edited files in the prompt (default true). */
+  crossFileContext?: boolean;
+}
+
+/** `initializationOptions` of the initialize request. */
+export interface NeoxInitializationOptions {
+  extensionPath?: string;
+  /** The embedded default checkpoint (used when settings.modelPath is ''). */
+  defaultModelPath?: string;
+  /** Per-user folder for converted ONNX models. */
+  cacheDir?: string;
+  /** Folder for the local statistics file (statistics.json); default cacheDir; none: kept in memory only. */
+  storagePath?: string;
+}
+
+/**
+ * Inline items carry `{ command: INLINE_ACCEPTED_COMMAND, arguments: [completionId] }`; the client
+ * registers the command and reports `accepted` with CompletionEventNotification.
+ */
+export const INLINE_ACCEPTED_COMMAND = 'neoxComplete.inlineAccepted';

@@ -1,0 +1,147 @@
+/**
+ * Picks the CompletionBackend the settings ask for (local ONNX engine or a remote server),
+ * rebuilds it when a setting that shapes it changes, and reports load progress and failures
+ * as status. Settings that only shape requests (maxTokens, temperature...) never rebuild.
+ */
+import { fileURLToPath } from 'node:url';
+import { NeoxError, type CompletionBackend, type LoadProgress, type ModelInfo } from '../engine/types';
+import { createLocalBackend } from '../engine/local/local-backend';
+import { createRemoteBackend } from '../engine/remote/index';
+import type { NeoxInitializationOptions, NeoxSettings } from './protocol';
+
+export interface BackendSpec {
+  kind: NeoxSettings['backend'];
+  modelDir: string;
+  quant: NeoxSettings['quantization'];
+  url: string;
+  model: string;
+  apiKey?: string;
+  cacheDir?: string;
+}
+
+export type BackendBuilder = (spec: BackendSpec) => CompletionBackend;
+
+/** The real backends: engine/local for 'local', engine/remote for 'openai' and 'tgi'. */
+export const defaultBuilder: BackendBuilder = (spec) => {
+  if (spec.kind === 'local') {
+    return createLocalBackend({ modelDir: spec.modelDir, quant: spec.quant, cacheDir: spec.cacheDir });
+  }
+  if (!spec.url) {
+    throw new NeoxError(`neoxComplete.remoteUrl is empty: set it to your ${spec.kind} server's URL (e.g. http://gpu-box:8000)`, 'bad_setting');
+  }
+  return createRemoteBackend({ kind: spec.kind, url: spec.url, model: spec.model || undefined, apiKey: spec.apiKey });
+};
+
+/** The model shipped in the repository / extension (models/neox-code-23m), found from sources and from dist/. */
+export function embeddedModelDir(): string {
+  return fileURLToPath(new URL('../models/neox-code-23m', import.meta.url));
+}
+
+export interface BackendEvents {
+  onLoading?(spec: BackendSpec, p: LoadProgress): void;
+  onReady?(spec: BackendSpec, info: ModelInfo): void;
+  onError?(spec: BackendSpec, err: Error): void;
+}
+
+export class BackendManager {
+  private spec: BackendSpec | undefined;
+  private backend: CompletionBackend | undefined;
+  private loading: Promise<ModelInfo> | undefined;
+  private apiKey: string | undefined;
+  private settings: NeoxSettings | undefined;
+  info: ModelInfo | undefined;
+  lastError: Error | undefined;
+
+  constructor(
+    private readonly init: NeoxInitializationOptions,
+    private readonly events: BackendEvents = {},
+    private readonly builder: BackendBuilder = defaultBuilder,
+  ) {}
+
+  get current(): BackendSpec | undefined {
+    return this.spec;
+  }
+
+  specFor(s: NeoxSettings): BackendSpec {
+    return {
+      kind: s.backend,
+      modelDir: s.modelPath || this.init.defaultModelPath || embeddedModelDir(),
+      quant: s.quantization,
+      url: s.remoteUrl,
+      model: s.remoteModel,
+      apiKey: s.backend === 'local' ? undefined : this.apiKey,
+      cacheDir: this.init.cacheDir,
+    };
+  }
+
+  /** New settings: rebuild (lazily, on next use) when the backend they describe changed. */
+  apply(settings: NeoxSettings): boolean {
+    this.settings = settings;
+    const next = this.specFor(settings);
+    if (this.spec && JSON.stringify(next) === JSON.stringify(this.spec)) return false;
+    this.spec = next;
+    void this.drop();
+    return true;
+  }
+
+  setApiKey(apiKey: string | undefined): void {
+    this.apiKey = apiKey;
+    if (this.settings) this.apply(this.settings);
+  }
+
+  private async drop(): Promise<void> {
+    const old = this.backend;
+    this.backend = undefined;
+    this.loading = undefined;
+    this.info = undefined;
+    this.lastError = undefined;
+    await old?.dispose().catch(() => undefined);
+  }
+
+  /** The backend, loaded. Throws a NeoxError naming the setting or folder when it cannot load. */
+  async ready(): Promise<{ backend: CompletionBackend; info: ModelInfo }> {
+    if (!this.spec) throw new NeoxError('no settings received yet', 'not_ready');
+    const spec = this.spec;
+    if (!this.backend) {
+      try {
+        this.backend = this.builder(spec);
+      } catch (e) {
+        this.lastError = e as Error;
+        this.events.onError?.(spec, e as Error);
+        throw e;
+      }
+    }
+    const backend = this.backend;
+    this.loading ??= backend.load((p) => this.events.onLoading?.(spec, p)).then(
+      (info) => {
+        if (this.backend === backend) {
+          this.info = info;
+          this.events.onReady?.(spec, info);
+        }
+        return info;
+      },
+      (e: Error) => {
+        // Forget the failed load: the next request (or a settings change) tries again.
+        if (this.backend === backend) {
+          this.loading = undefined;
+          this.lastError = e;
+          this.events.onError?.(spec, e);
+        }
+        throw e;
+      },
+    );
+    const info = await this.loading;
+    return { backend, info };
+  }
+
+  /** Token count through the backend's tokenizer; falls back to an estimate before it exists. */
+  async countTokens(text: string): Promise<number> {
+    const b = this.backend;
+    if (b) return b.countTokens(text);
+    return Math.ceil(text.length / 3);
+  }
+
+  async dispose(): Promise<void> {
+    await this.drop();
+  }
+}

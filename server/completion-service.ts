@@ -1,0 +1,208 @@
+/**
+ * Inline completions end to end: typed-through reuse, multi-line decision, prompt, LRU cache,
+ * debounce, one generation at a time on the local engine, cancellation of outdated work
+ * between tokens, early stop once the block is complete, post-processing, several candidates.
+ */
+import { randomUUID } from 'node:crypto';
+import type { CompletionBackend, ModelInfo } from '../engine/types';
+import { PromptBuilder } from './context/prompt';
+import { SnippetRing } from './context/snippet-ring';
+import { decideMultiline, postprocess, type PostprocessContext } from './postprocess/index';
+import { stopAtBlockEnd } from './postprocess/block-end';
+import { cutRepetitionLoops } from './postprocess/repetition';
+import { AdaptiveDebounce, sleep } from './scheduler/debounce';
+import { GenerationLock } from './scheduler/generation-lock';
+import { LruCache } from './scheduler/lru';
+import { TypedThrough } from './scheduler/typed-through';
+import type { Statistics } from './stats';
+
+export interface CompletionSettings {
+  maxTokens: number;
+  temperature: number;
+  contextBudget: number;
+  candidates: number;
+  maxLines: number;
+  crossFileContext: boolean;
+  debounceMs: number | 'auto';
+}
+
+export interface InlineRequest {
+  uri: string;
+  path: string;
+  languageId: string;
+  text: string;
+  offset: number;
+  /** Explicitly invoked (no debounce, several candidates). */
+  invoked: boolean;
+}
+
+export type AnswerSource = 'generated' | 'cache' | 'typedThrough' | 'cancelled';
+
+export interface InlineAnswer {
+  completionId: string;
+  texts: string[];
+  source: AnswerSource;
+  latencyMs: number;
+  multiline?: boolean;
+  promptTokens?: number;
+  promptTokensReused?: number;
+}
+
+export interface CompletionDeps {
+  ready(): Promise<{ backend: CompletionBackend; info: ModelInfo }>;
+  countTokens(text: string): Promise<number>;
+  /** Local engine: generations must not overlap. */
+  isLocal(): boolean;
+  settings(): CompletionSettings;
+  stats: Pick<Statistics, 'request'>;
+  onGenerating?(busy: boolean): void;
+}
+
+const SUFFIX_CHARS = 4000;
+const PREFIX_TAIL_CHARS = 8000;
+
+export class CompletionService {
+  readonly ring = new SnippetRing();
+  readonly lock = new GenerationLock();
+  readonly debounce = new AdaptiveDebounce();
+  readonly cache = new LruCache<string, string[]>(64);
+  readonly typedThrough = new TypedThrough();
+  readonly prompts: PromptBuilder;
+  /** Inline generations in flight (for tests and status): 0 once everything settled. */
+  inFlight = 0;
+  private latest: AbortController | undefined;
+
+  constructor(private readonly deps: CompletionDeps) {
+    this.prompts = new PromptBuilder((t) => deps.countTokens(t), this.ring);
+  }
+
+  /** Settings or backend changed: cached completions came from another configuration. */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  forgetDocument(uri: string): void {
+    this.ring.removeDocument(uri);
+    this.prompts.forget(uri);
+    this.typedThrough.forget(uri);
+  }
+
+  /** Abort whatever inline request is in progress (a newer keystroke makes it outdated). */
+  cancelOutdated(): void {
+    this.latest?.abort();
+  }
+
+  async complete(req: InlineRequest, signal?: AbortSignal): Promise<InlineAnswer> {
+    const t0 = performance.now();
+    const completionId = randomUUID();
+    const elapsed = () => performance.now() - t0;
+    // A newer request supersedes every older one: abort it between two tokens.
+    this.latest?.abort();
+    const ctl = new AbortController();
+    this.latest = ctl;
+    const onOuterAbort = () => ctl.abort();
+    signal?.addEventListener('abort', onOuterAbort, { once: true });
+    if (signal?.aborted) ctl.abort();
+    const cancelled = (): InlineAnswer => ({ completionId, texts: [], source: 'cancelled', latencyMs: elapsed() });
+    try {
+      const s = this.deps.settings();
+      const prefix = req.text.slice(0, req.offset);
+      const suffix = req.text.slice(req.offset);
+
+      const hit = this.typedThrough.match(req.uri, prefix, suffix);
+      if (hit) {
+        const latencyMs = elapsed();
+        this.deps.stats.request('typedThrough', latencyMs);
+        return { completionId: hit.source.completionId, texts: hit.texts, source: 'typedThrough', latencyMs };
+      }
+
+      const multiline = await decideMultiline(req.text, req.offset, req.languageId);
+      const { backend, info } = await this.deps.ready();
+      if (ctl.signal.aborted) return cancelled();
+      const maxTokens = Math.max(1, Math.min(s.maxTokens, info.contextLength - 16));
+      const budget = Math.max(32, Math.min(s.contextBudget, info.contextLength - maxTokens - 8));
+      const built = await this.prompts.build({ ...req, budget, crossFile: s.crossFileContext });
+      const n = req.invoked ? Math.max(1, s.candidates) : 1;
+      // Sampling is what makes several candidates differ.
+      const temperature = n > 1 ? Math.max(s.temperature, 0.6) : s.temperature;
+      const ppctx: PostprocessContext = {
+        languageId: req.languageId,
+        prefix: prefix.slice(-PREFIX_TAIL_CHARS),
+        suffix: suffix.slice(0, SUFFIX_CHARS),
+        multiline,
+        maxLines: multiline ? s.maxLines : 1,
+      };
+      const finish = (raw: string[], source: AnswerSource, extra: Partial<InlineAnswer> = {}): InlineAnswer => {
+        const texts = [...new Set(raw.map((r) => postprocess(r, ppctx)).filter((t): t is string => t !== undefined))];
+        const latencyMs = elapsed();
+        this.deps.stats.request(source === 'cache' ? 'cache' : 'generated', latencyMs);
+        if (texts.length) this.typedThrough.remember({ uri: req.uri, prefix, suffix, texts, completionId });
+        else this.typedThrough.forget(req.uri);
+        return { completionId, texts, source, latencyMs, multiline, promptTokens: built.tokens, ...extra };
+      };
+
+      const key = JSON.stringify([built.prompt, multiline, maxTokens, temperature, n, s.maxLines]);
+      const cached = this.cache.get(key);
+      if (cached) return finish(cached, 'cache');
+
+      if (!req.invoked && !(await sleep(this.debounce.delayMs, ctl.signal))) return cancelled();
+
+      // The generation's own signal: aborted by an outdated request, or by us once every
+      // candidate is complete (early stop: the rest would be cut by post-processing anyway).
+      const gen = new AbortController();
+      const onAbort = () => gen.abort();
+      ctl.signal.addEventListener('abort', onAbort, { once: true });
+      const acc = new Array<string>(n).fill('');
+      const done = new Array<boolean>(n).fill(false);
+      let earlyStop = false;
+      const onChunk = (c: { index: number; text: string }) => {
+        if (c.index >= n || done[c.index]) return;
+        acc[c.index] += c.text;
+        if (c.text.includes('\n') && isComplete(acc[c.index]!, ppctx)) {
+          done[c.index] = true;
+          if (done.every(Boolean)) {
+            earlyStop = true;
+            gen.abort();
+          }
+        }
+      };
+      const run = async () => {
+        if (ctl.signal.aborted) return undefined;
+        this.inFlight++;
+        this.deps.onGenerating?.(true);
+        try {
+          return await backend.complete(
+            { prompt: built.prompt, maxTokens, temperature, n, stop: multiline ? ['\n\n\n'] : ['\n'], signal: gen.signal },
+            onChunk,
+          );
+        } finally {
+          this.inFlight--;
+          this.deps.onGenerating?.(false);
+        }
+      };
+      try {
+        const result = this.deps.isLocal() ? await this.lock.run(ctl.signal, run) : await run();
+        if (!result || (ctl.signal.aborted && !earlyStop)) return cancelled();
+        const raw = result.choices.sort((a, b) => a.index - b.index).map((c, i) => (earlyStop ? acc[i] ?? c.text : c.text));
+        this.cache.set(key, raw);
+        const answer = finish(raw, 'generated', { promptTokensReused: result.timings?.promptTokensReused });
+        this.debounce.observe(answer.latencyMs);
+        return answer;
+      } finally {
+        ctl.signal.removeEventListener('abort', onAbort);
+      }
+    } finally {
+      signal?.removeEventListener('abort', onOuterAbort);
+      if (this.latest === ctl) this.latest = undefined;
+    }
+  }
+}
+
+/** True once the completed lines of `text` already end the suggestion (single line done, block closed, loop). */
+export function isComplete(text: string, ctx: PostprocessContext): boolean {
+  if (!ctx.multiline) return text.includes('\n');
+  const complete = text.slice(0, text.lastIndexOf('\n'));
+  if (complete.split('\n').length > ctx.maxLines) return true;
+  const cut = stopAtBlockEnd(cutRepetitionLoops(complete, ctx), ctx);
+  return cut.length < complete.length;
+}

@@ -1,0 +1,52 @@
+/**
+ * Per-language prompt templates from snippets/<lang>.txt (format: snippets/README.md).
+ * Found relative to this module both from sources (server/context/ -> ../../snippets) and from
+ * the bundle (dist/server.mjs -> ../snippets), so no copy step is needed.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { languageSpec } from '../language';
+
+export interface Template {
+  header: string;
+  fewShot: string;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const DIRS = [join(here, '..', '..', 'snippets'), join(here, '..', 'snippets')];
+const cache = new Map<string, Template>();
+
+export function snippetsDir(): string | undefined {
+  return DIRS.find((d) => existsSync(join(d, 'generic.txt')));
+}
+
+function load(stem: string): Template {
+  let t = cache.get(stem);
+  if (t) return t;
+  const dir = snippetsDir();
+  let raw = '';
+  if (dir) {
+    const file = join(dir, `${stem}.txt`);
+    raw = readFileSync(existsSync(file) ? file : join(dir, 'generic.txt'), 'utf8');
+  } else {
+    raw = '{comment} Path: {path}\n{comment} Language: {language}\n---\n';
+  }
+  const [header = '', fewShot = ''] = raw.replace(/\r\n/g, '\n').split(/^---$/m);
+  t = { header: header.replace(/\n+$/, ''), fewShot: fewShot.replace(/^\n+|\n+$/g, '') };
+  cache.set(stem, t);
+  return t;
+}
+
+function fill(s: string, vars: Record<string, string>): string {
+  return s.replace(/\{(path|language|comment)\}/g, (_, k: string) => vars[k] ?? '');
+}
+
+/** The template for `languageId` with its placeholders filled. Header ends with '\n' unless empty. */
+export function templateFor(languageId: string, path: string): Template {
+  const spec = languageSpec(languageId);
+  const t = load(spec.template);
+  const vars = { path, language: languageId, comment: spec.lineComment };
+  const header = fill(t.header, vars);
+  return { header: header ? header + '\n' : '', fewShot: fill(t.fewShot, vars) };
+}
