@@ -9,4 +9,5 @@ export const commands: Record<string, () => Promise<{ default: Command }>> = {
   tokenize: () => import('./tokenize'),
   eval: () => import('./eval'),
   info: () => import('./info'),
+  serve: () => import('./serve'),
 };

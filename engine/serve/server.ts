@@ -27,6 +27,8 @@ export interface ServeOptions {
   maxBodyBytes?: number;
   /** How long close() lets running requests finish before aborting them. Default 10000. */
   shutdownGraceMs?: number;
+  /** The id clients send as "model" and see in /v1/models (default: the backend's model id). */
+  modelName?: string;
   /** One call per finished request (access log). */
   onRequest?: (r: RequestRecord) => void;
 }
@@ -71,7 +73,8 @@ export function formatRecord(r: RequestRecord): string {
 }
 
 export async function startServe(backend: CompletionBackend, opts: ServeOptions = {}): Promise<ServeHandle> {
-  const model = await backend.load();
+  const loaded = await backend.load();
+  const model: ModelInfo = { ...loaded, id: opts.modelName ?? loaded.id };
   const admission = new Admission(opts.concurrency ?? 1, opts.maxQueue ?? 16);
   const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
   const keyHash = opts.apiKey ? sha256(opts.apiKey) : undefined;

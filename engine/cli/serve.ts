@@ -1,0 +1,86 @@
+/**
+ * `neox serve`: the local engine as an OpenAI-compatible HTTP server (engine/serve/server.ts),
+ * so one team machine can serve several editors. Logs one line per request on stderr;
+ * SIGINT/SIGTERM stop accepting, let running requests finish, then exit.
+ */
+import { startServe, formatRecord } from '../serve/server';
+import { basename, resolve } from 'node:path';
+import type { Command } from './command';
+import { UsageError } from './command';
+import { loadBackend, modelOptions, num, str } from './common';
+import { defaultModelDir } from './package-root';
+
+const command: Command = {
+  summary: 'serve the local engine over an OpenAI-compatible HTTP API',
+  usage: `neox serve [--model DIR] [--quant Q] [--host 127.0.0.1] [--port 8080] [--api-key KEY]
+
+  --host H           address to listen on (default 127.0.0.1; 0.0.0.0 for the whole network)
+  --port N           TCP port (default 8080; 0 = any free port, printed at start)
+  --api-key KEY      require "Authorization: Bearer KEY" (also from $NEOX_API_KEY, which keeps
+                     the key out of the process list)
+  --model-name NAME  the model id clients send and /v1/models lists (default: the model folder's name)
+  --max-queue N      requests allowed to wait before 429 (default 16)
+  --max-body BYTES   largest request body (default 1048576; larger ones get 413)
+  --grace-ms N       on SIGINT/SIGTERM, how long running requests may finish (default 10000)
+  --quiet            no per-request log lines
+
+Routes: GET /v1/models, POST /v1/completions, POST /v1/chat/completions (stream or not), GET /health.`,
+  options: {
+    ...modelOptions,
+    host: { type: 'string' },
+    port: { type: 'string' },
+    'api-key': { type: 'string' },
+    'model-name': { type: 'string' },
+    'max-queue': { type: 'string' },
+    'max-body': { type: 'string' },
+    'grace-ms': { type: 'string' },
+    quiet: { type: 'boolean' },
+  },
+  async run({ values, signal }) {
+    const port = num(values, 'port', { int: true, min: 0, max: 65535 }) ?? 8080;
+    const host = str(values, 'host') ?? '127.0.0.1';
+    const apiKey = str(values, 'api-key') ?? process.env.NEOX_API_KEY;
+    if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('--api-key must not be empty');
+    const maxQueue = num(values, 'max-queue', { int: true, min: 0 }) ?? 16;
+    const maxBodyBytes = num(values, 'max-body', { int: true, min: 1024 }) ?? 1024 * 1024;
+    const shutdownGraceMs = num(values, 'grace-ms', { int: true, min: 0 }) ?? 10000;
+    const quiet = values.quiet === true;
+
+    const backend = await loadBackend(values);
+    const log = (line: string) => process.stderr.write(`neox serve: ${line}\n`);
+    const server = await startServe(backend, {
+      host,
+      port,
+      apiKey,
+      modelName: str(values, 'model-name') ?? basename(resolve(str(values, 'model') ?? defaultModelDir())),
+      maxQueue,
+      maxBodyBytes,
+      shutdownGraceMs,
+      onRequest: quiet ? undefined : (r) => log(formatRecord(r)),
+    }).catch(async (e) => {
+      await backend.dispose();
+      throw e;
+    });
+    log(`listening on ${server.url} (model ${server.model.id}, context ${server.model.contextLength}${apiKey ? ', API key required' : ''})`);
+    if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1' && !apiKey) {
+      log(`warning: listening on ${host} without an API key: anyone who can reach this port can use it`);
+    }
+
+    // SIGINT arrives through `signal` (the CLI's handler); SIGTERM is what docker/systemd send.
+    const stop = await new Promise<string>((resolve) => {
+      signal.addEventListener('abort', () => resolve('SIGINT'), { once: true });
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
+    log(`${stop}: finishing ${server.stats().running + server.stats().queued} request(s), then stopping`);
+    try {
+      await server.close();
+    } finally {
+      await backend.dispose();
+    }
+    const s = server.stats();
+    log(`stopped after ${s.requests} request(s) (${s.completed} completed, ${s.cancelled} cancelled, ${s.rejectedQueueFull} refused with 429)`);
+    return 0;
+  },
+};
+
+export default command;
