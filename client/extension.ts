@@ -12,7 +12,7 @@ import { generateFromComment } from './commands/generate-from-comment';
 import { showQuickMenu } from './commands/quick-menu';
 import { selectModel } from './commands/select-model';
 import { showStatistics } from './commands/statistics';
-import { openSettings, SECTION } from './config';
+import { API_KEY_SECRET, openSettings, SECTION } from './config';
 import { InlineCompletionTracker } from './inline-completions';
 import { NeoxClient } from './neox-client';
 import { StatusBar } from './status-bar';
@@ -23,6 +23,8 @@ export interface NeoxApi {
   chat: ChatViewProvider;
   inline: InlineCompletionTracker;
   statusBar: StatusBar;
+  /** Whether an API key is stored (the key itself never leaves SecretStorage through this API). */
+  hasApiKey(): Promise<boolean>;
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<NeoxApi> {
@@ -68,7 +70,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<NeoxAp
   active = neox;
   // Start in the background: activation must not wait for the model to load.
   void neox.start().catch(() => undefined);
-  return { neox, chat, inline, statusBar };
+  return { neox, chat, inline, statusBar, hasApiKey: async () => !!(await context.secrets.get(API_KEY_SECRET)) };
 }
 
 let active: NeoxClient | undefined;

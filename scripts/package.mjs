@@ -10,7 +10,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -62,7 +62,8 @@ function stage(target) {
   copy(join(root, '.vscodeignore'), join(dir, '.vscodeignore'));
   copy(join(root, 'client', 'media'), join(dir, 'client', 'media'));
   // Source maps stay out: they double the size and the extension host does not need them.
-  copy(join(root, 'dist'), join(dir, 'dist'), (src) => !src.endsWith('.map'));
+  // The `neox` CLI bundle is not part of the extension.
+  copy(join(root, 'dist'), join(dir, 'dist'), (src) => !src.endsWith('.map') && !src.endsWith(`${sep}neox.mjs`));
   copy(join(root, 'models', 'neox-code-23m'), join(dir, 'models', 'neox-code-23m'));
   // Prompt templates and the chat template, read by the server from ../snippets next to dist/.
   copy(join(root, 'snippets'), join(dir, 'snippets'));
@@ -83,7 +84,9 @@ function stage(target) {
   if (!existsSync(binSrc)) throw new Error(`onnxruntime-node has no binaries for ${target} at ${binSrc}`);
   copy(binSrc, join(ortDst, 'bin', 'napi-v6', ortFolder));
 
-  const commonSrc = dirname(require.resolve('onnxruntime-common/package.json', { paths: [ortSrc] }));
+  // onnxruntime-common's "exports" hide its package.json: find the folder from its main entry instead.
+  const commonMain = require.resolve('onnxruntime-common', { paths: [ortSrc] });
+  const commonSrc = commonMain.slice(0, commonMain.lastIndexOf(`${sep}dist${sep}`));
   const commonDst = join(dir, 'node_modules', 'onnxruntime-common');
   const commonPkg = JSON.parse(readFileSync(join(commonSrc, 'package.json'), 'utf8'));
   delete commonPkg.scripts;

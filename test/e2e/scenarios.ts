@@ -1,0 +1,160 @@
+/**
+ * The real-editor scenarios: the packaged extension, installed into a fresh code-server profile, with
+ * the real default model. Each one leaves a screenshot under test-results/ and asserts on what ends up
+ * on disk or in the DOM, never on timing.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { until, type Workbench } from './harness/workbench';
+
+export interface ScenarioContext {
+  wb: Workbench;
+  workspace: string;
+  shot(name: string): Promise<string>;
+  log(msg: string): void;
+}
+
+export interface Scenario {
+  name: string;
+  timeoutMs: number;
+  run(ctx: ScenarioContext): Promise<void>;
+}
+
+const read = (ws: string, f: string) => readFileSync(join(ws, f), 'utf8');
+
+async function saveAndRead(ctx: ScenarioContext, file: string, expectChange: (text: string) => boolean): Promise<string> {
+  // Ctrl+S, then poll the disk: the save is asynchronous.
+  await ctx.wb.page.keyboard.press('Control+S');
+  return until(`${file} saved`, async () => {
+    const t = read(ctx.workspace, file);
+    return expectChange(t) ? t : undefined;
+  }, 20_000);
+}
+
+export const scenarios: Scenario[] = [
+  {
+    name: 'ghost text appears while typing in a Python file and Tab writes it to disk',
+    timeoutMs: 180_000,
+    async run(ctx) {
+      const { wb } = ctx;
+      await wb.quickOpen('main.py');
+      const typed = 'def fibonacci(n):';
+      await wb.page.keyboard.type(typed, { delay: 40 });
+      await wb.page.keyboard.press('Enter');
+      // Ghost text is requested automatically after the debounce; waiting covers the first model load.
+      const ghost = await until('ghost text in the editor', async () => {
+        const g = (await wb.ghostText()).trim();
+        return g.length > 0 ? g : undefined;
+      }, 150_000, 200);
+      ctx.log(`ghost text: ${JSON.stringify(ghost.slice(0, 120))}`);
+      await ctx.shot('1-ghost-text');
+      await wb.page.keyboard.press('Tab');
+      const firstGhostLine = ghost.split('\n')[0].trim();
+      const saved = await saveAndRead(ctx, 'main.py', (t) => t.includes(typed) && t.length > typed.length + 2);
+      ctx.log(`main.py after Tab + save: ${JSON.stringify(saved.slice(0, 200))}`);
+      assert.ok(saved.startsWith(typed), 'the typed line is kept');
+      assert.ok(saved.includes(firstGhostLine), `the accepted ghost text ${JSON.stringify(firstGhostLine)} is in the saved file`);
+      assert.equal((await wb.ghostText()).trim(), '', 'no ghost text left after accepting');
+      await ctx.shot('1-ghost-text-accepted');
+    },
+  },
+  {
+    name: '"Generate code from comment" on "# return the sum of a list" inserts code below it',
+    timeoutMs: 150_000,
+    async run(ctx) {
+      const { wb } = ctx;
+      const comment = '# return the sum of a list';
+      await wb.quickOpen('sum.py');
+      await wb.page.keyboard.press('Control+Home');
+      await wb.page.keyboard.press('End');
+      await wb.runCommand('NeoX: Generate code from comment');
+      const text = await until('generated code below the comment', async () => {
+        const t = await wb.editorText();
+        const below = t.split('\n').slice(1).join('\n').trim();
+        const busy = await wb.notification('generating code from comment').count();
+        return below.length > 0 && busy === 0 ? t : undefined;
+      }, 120_000, 250);
+      await ctx.shot('2-generate-from-comment');
+      const saved = await saveAndRead(ctx, 'sum.py', (t) => t.trim() !== comment);
+      ctx.log(`sum.py: ${JSON.stringify(saved.slice(0, 300))}`);
+      const lines = saved.split('\n');
+      assert.equal(lines[0], comment, 'the comment stays on the first line');
+      assert.ok(lines.slice(1).some((l) => l.trim().length > 0), 'code was inserted below the comment');
+      assert.ok(text.length > 0);
+    },
+  },
+  {
+    name: 'the chat sidebar streams an answer and "Insert" puts its code block into the editor',
+    timeoutMs: 180_000,
+    async run(ctx) {
+      const { wb, page } = { wb: ctx.wb, page: ctx.wb.page };
+      await wb.quickOpen('chat_target.py');
+      await page.locator('.activitybar .action-item a[aria-label^="NeoX Chat"]').click();
+      const chat = wb.webview();
+      const input = chat.locator('#input');
+      await input.waitFor({ timeout: 60_000 });
+      // Record every rendering of the answer: streaming means it grew in several steps.
+      await chat.locator('body').evaluate(() => {
+        const w = window as unknown as { __lens: number[] };
+        w.__lens = [];
+        new MutationObserver(() => {
+          const body = document.querySelector('.turn.assistant.streaming .body');
+          if (body) w.__lens.push((body.textContent ?? '').length);
+        }).observe(document.getElementById('log')!, { childList: true, subtree: true, characterData: true });
+      });
+      await input.fill('Write a Python function that returns the sum of a list of numbers.');
+      await input.press('Enter');
+      const answer = chat.locator('.turn.assistant').last();
+      await answer.waitFor();
+      await until('the answer to finish', async () => (await chat.locator('.turn.assistant.streaming').count()) === 0 && (await answer.innerText()).length > 5, 150_000);
+      const lens = await chat.locator('body').evaluate(() => (window as unknown as { __lens: number[] }).__lens);
+      const steps = new Set(lens.filter((n) => n > 0)).size;
+      ctx.log(`answer rendered in ${steps} growing steps; answer: ${JSON.stringify((await answer.innerText()).slice(0, 300))}`);
+      assert.ok(steps >= 2, `the answer streamed (saw ${steps} partial renderings)`);
+      const code = answer.locator('pre code').first();
+      await code.waitFor({ timeout: 5000 });
+      const codeText = (await code.textContent()) ?? '';
+      assert.ok(codeText.trim().length > 0, 'the answer has a code block');
+      // Model output is untrusted: nothing executable may survive sanitising.
+      assert.equal(await chat.locator('.turn.assistant script, .turn.assistant [onerror], .turn.assistant [onclick]').count(), 0);
+      await ctx.shot('3-chat-answer');
+      await answer.locator('.code-actions button', { hasText: 'Insert' }).first().click();
+      const saved = await until('the code block in the editor', async () => {
+        const t = await wb.editorText();
+        return t.includes(codeText.split('\n')[0].trim()) ? t : undefined;
+      }, 20_000);
+      assert.ok(saved);
+      await wb.focusEditor();
+      const onDisk = await saveAndRead(ctx, 'chat_target.py', (t) => t.length > 0);
+      assert.equal(onDisk.replace(/\r\n/g, '\n').trim(), codeText.replace(/\r\n/g, '\n').trim(), 'the inserted text is the code block');
+      await ctx.shot('3-chat-inserted');
+    },
+  },
+  {
+    name: 'a model folder that does not exist shows an error notification and the editor keeps working',
+    timeoutMs: 120_000,
+    async run(ctx) {
+      const { wb, workspace } = ctx;
+      const missing = join(workspace, 'no-such-model');
+      const settingsFile = join(workspace, '.vscode', 'settings.json');
+      const settings = JSON.parse(readFileSync(settingsFile, 'utf8')) as Record<string, unknown>;
+      // A live settings change, as a user editing settings.json would make it.
+      writeFileSync(settingsFile, JSON.stringify({ ...settings, 'neoxComplete.modelPath': missing }, null, 2));
+      const toast = wb.notification(/NeoX Complete:.*no-such-model/);
+      await toast.first().waitFor({ timeout: 90_000 });
+      const message = await toast.first().innerText();
+      ctx.log(`notification: ${JSON.stringify(message.slice(0, 300))}`);
+      assert.ok((await toast.first().locator('a.monaco-button, .monaco-button', { hasText: 'Open Settings' }).count()) > 0, 'the notification offers Open Settings');
+      await wb.waitForNeoxState('error', 30_000);
+      await ctx.shot('4-missing-model-error');
+      // The editor still works: type, save, read back.
+      await wb.quickOpen('notes.txt');
+      await wb.page.keyboard.type('still editing', { delay: 20 });
+      const saved = await saveAndRead(ctx, 'notes.txt', (t) => t.includes('still editing'));
+      assert.equal(saved, 'still editing');
+      await ctx.shot('4-editor-still-works');
+      writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
+    },
+  },
+];

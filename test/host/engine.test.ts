@@ -1,0 +1,50 @@
+/** Commands that run the real model through the server: generate from comment, generate file, chat. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'mocha';
+import * as vscode from 'vscode';
+import { api, openWorkspaceFile, waitForState, workspaceUri } from './helpers';
+
+describe('generation commands (real model)', () => {
+  it('"Generate code from comment" inserts code below the comment as one undoable edit', async () => {
+    const a = await api();
+    await waitForState(a, 'ready');
+    const original = '# return the sum of a list\n';
+    const editor = await openWorkspaceFile('host_sum.py', original);
+    editor.selection = new vscode.Selection(0, 26, 0, 26);
+    const range = await vscode.commands.executeCommand<vscode.Range | undefined>('neoxComplete.generateFromComment');
+    assert.ok(range, 'a range came back');
+    const text = editor.document.getText();
+    assert.ok(text.startsWith('# return the sum of a list'), 'the comment stays');
+    assert.ok(text.length > original.length + 3, `code was inserted: ${JSON.stringify(text)}`);
+    assert.ok(range.start.line >= 1 || range.start.character > 0, 'below or after the comment');
+    await vscode.commands.executeCommand('undo');
+    assert.equal(editor.document.getText(), original, 'one undo removes the whole generation');
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+
+  it('"Generate file" creates the named file with streamed content and saves it', async () => {
+    const a = await api();
+    await waitForState(a, 'ready');
+    const uri = await vscode.commands.executeCommand<vscode.Uri | undefined>('neoxComplete.generateFile', {
+      description: 'a function that returns the maximum of a list of numbers',
+      fileName: 'host_generated.py',
+    });
+    assert.ok(uri, 'a file came back');
+    assert.equal(uri.toString(), workspaceUri('host_generated.py').toString());
+    const onDisk = new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+    assert.ok(onDisk.trim().length > 0, 'the file has content on disk');
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+
+  it('chat answers, and the conversation is kept per workspace', async () => {
+    const a = await api();
+    await waitForState(a, 'ready');
+    const before = a.chat.turns.length;
+    const answer = await a.chat.ask('Write a Python function that adds two numbers.');
+    assert.ok(answer && answer.trim().length > 0, 'an answer came back');
+    const turns = a.chat.turns;
+    assert.equal(turns.length, before + 2);
+    assert.equal(turns[turns.length - 2].role, 'user');
+    assert.equal(turns[turns.length - 1].content, answer);
+  });
+});

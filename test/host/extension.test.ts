@@ -1,0 +1,75 @@
+/** Activation, manifest and settings: the extension as VS Code sees it. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'mocha';
+import * as vscode from 'vscode';
+import { api, EXTENSION_ID, setSetting, until, waitForState } from './helpers';
+
+/** The keys of NeoxSettings (server/protocol.ts) that must be contributed as neoxComplete.* settings. */
+const SETTINGS = ['enabled', 'backend', 'modelPath', 'quantization', 'remoteUrl', 'remoteModel', 'maxTokens', 'temperature', 'debounceMs', 'enabledLanguages', 'contextBudget'];
+
+describe('extension', () => {
+  it('activates, starts the language server and reaches ready with the default model', async () => {
+    const a = await api();
+    await until('language server running', () => a.neox.client.isRunning(), 60_000);
+    await waitForState(a, 'ready');
+    assert.match(a.statusBar.current.model, /neox-code-23m/);
+    assert.equal(a.statusBar.current.backend, 'local');
+  });
+
+  it('registers every contributed command', async () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+    const contributed = (ext.packageJSON.contributes.commands as { command: string }[]).map((c) => c.command);
+    const registered = new Set(await vscode.commands.getCommands(true));
+    assert.ok(contributed.length >= 12);
+    assert.deepEqual(contributed.filter((c) => !registered.has(c)), []);
+  });
+
+  it('contributes every setting with a description and a default, and the chat view', () => {
+    const pkg = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON;
+    const props = pkg.contributes.configuration.properties as Record<string, { description?: string; markdownDescription?: string; default?: unknown }>;
+    for (const k of SETTINGS) {
+      const p = props[`neoxComplete.${k}`];
+      assert.ok(p, `neoxComplete.${k} is contributed`);
+      assert.ok((p.description ?? p.markdownDescription ?? '').length > 10, `neoxComplete.${k} has a description`);
+      assert.notEqual(p.default, undefined, `neoxComplete.${k} has a default`);
+    }
+    assert.equal(pkg.contributes.views.neoxComplete[0].type, 'webview');
+    assert.equal(pkg.engines.vscode, '^1.100.0');
+  });
+
+  it('restarts the language server when it dies', async () => {
+    const a = await api();
+    await waitForState(a, 'ready');
+    const { execFileSync } = await import('node:child_process');
+    const { readFileSync } = await import('node:fs');
+    const children = execFileSync('pgrep', ['-P', String(process.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    const server = children.find((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('server.mjs');
+      } catch {
+        return false;
+      }
+    });
+    assert.ok(server, 'found the language server process');
+    process.kill(Number(server), 'SIGKILL');
+    await until('the client to notice the crash', () => !a.neox.client.isRunning(), 20_000);
+    await until('the restarted server', () => a.neox.client.isRunning(), 60_000);
+    await waitForState(a, 'ready');
+    const again = execFileSync('pgrep', ['-P', String(process.pid)], { encoding: 'utf8' }).trim().split('\n');
+    assert.ok(!again.includes(server!), 'a new server process runs');
+  });
+
+  it('applies a settings change live: a missing model folder is an error naming it, fixing it recovers', async () => {
+    const a = await api();
+    await waitForState(a, 'ready');
+    const missing = '/nonexistent/neox-model';
+    try {
+      await setSetting('modelPath', missing);
+      await waitForState(a, 'error', 60_000);
+      assert.match(a.statusBar.current.message ?? '', /nonexistent\/neox-model/);
+    } finally {
+      await setSetting('modelPath', undefined);
+    }
+    await waitForState(a, 'ready');
+  });
+});
