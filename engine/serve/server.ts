@@ -102,7 +102,10 @@ export async function startServe(backend: CompletionBackend, opts: ServeOptions 
     const rec: RequestRecord = { id: randomUUID().replace(/-/g, '').slice(0, 24), method: req.method ?? '?', path, status: 200, stream: false, ms: 0 };
     try {
       if (closing) throw new HttpError(503, 'server is shutting down', 'unavailable');
-      if (path === '/health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok', model: model.id });
+      // Open (no key): load balancers and monitors poll it; it reveals only load figures.
+      if (path === '/health' && req.method === 'GET') {
+        return sendJson(res, 200, { status: 'ok', model: model.id, running: admission.running, queued: admission.queued, maxQueue: admission.maxQueue });
+      }
       if (!path.startsWith('/v1/')) throw new HttpError(404, `no route ${req.method} ${path}`, 'not_found');
       if (keyHash && !authorized(req.headers.authorization, keyHash)) {
         stats.rejectedAuth++;
