@@ -234,7 +234,7 @@ function statusError(status: number, res: http.IncomingMessage, text: string, ur
   const full = msg ? `${what}: ${msg}` : what;
   if (status === 429 || status === 503) return new RetryableStatus(full, status, parseRetryAfter(res.headers['retry-after']));
   if (status === 401 || status === 403) {
-    return new NeoxError(`${full} (check the API key: "NeoX Complete: Set API Key")`, 'unauthorized');
+    return new NeoxError(`${full} (check the API key: command "NeoX Complete: Set API key")`, 'unauthorized');
   }
   return new NeoxError(full, `http_${status}`);
 }

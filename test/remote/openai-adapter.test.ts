@@ -161,7 +161,7 @@ test('400 (OpenAI error object) is not retried; 401 points at the API key comman
   const b = createRemoteBackend({ kind: 'openai', url: srv.url, ...fast });
   await rejectsNeox(b.complete({ prompt: 'x', maxTokens: 4 }), 'http_400', 'max_tokens must be at least 1');
   status = 401;
-  await rejectsNeox(b.complete({ prompt: 'x', maxTokens: 4 }), 'unauthorized', 'Set API Key');
+  await rejectsNeox(b.complete({ prompt: 'x', maxTokens: 4 }), 'unauthorized', 'Set API key');
   assert.equal(srv.requests.filter((r) => r.path === '/v1/completions').length, 2);
   await b.dispose();
   await srv.close();
