@@ -141,6 +141,13 @@ export async function startServe(backend: CompletionBackend, opts: ServeOptions 
       }
       try {
         const result = await generate(kind, prompt, messages, common, res, gone, rec);
+        if (gone.aborted && closing && !res.destroyed) {
+          stats.cancelled++;
+          rec.finishReason = 'cancelled';
+          rec.completionTokens = result.usage.completionTokens;
+          // Aborted by shutdown, not by the client: tell it why instead of just dropping it.
+          throw new HttpError(503, 'server shut down before the generation finished', 'unavailable');
+        }
         rec.finishReason = gone.aborted ? 'cancelled' : result.choices.map((c) => c.finishReason).join(',');
         rec.completionTokens = result.usage.completionTokens;
         if (gone.aborted) stats.cancelled++;

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createRemoteBackend } from '../../engine/remote/index';
 import { splitPem, systemCertificates, trustedCertificates } from '../../engine/remote/tls';
@@ -42,4 +43,18 @@ test('the trust list holds the system store on top of Node\'s roots; a bad caFil
   assert.equal(splitPem(readFileSync(certs('ca.pem'), 'utf8')).length, 1);
   assert.throws(() => trustedCertificates('/nonexistent/ca.pem'), /cannot read CA file \/nonexistent\/ca.pem/);
   assert.throws(() => trustedCertificates(certs('README.md')), /holds no PEM certificate/);
+});
+
+test('connect timeout: a TCP peer that never completes the TLS handshake', async () => {
+  const held: Socket[] = [];
+  const silent = createServer((sock) => void held.push(sock)); // accepts, never speaks TLS
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const port = (silent.address() as { port: number }).port;
+  const b = createRemoteBackend({ kind: 'openai', url: `https://127.0.0.1:${port}`, connectTimeoutMs: 300 });
+  const t0 = Date.now();
+  await assert.rejects(b.load(), (e: Error & { code?: string }) => e.code === 'connect_timeout' && e.message.includes(`https://127.0.0.1:${port} within 300 ms`));
+  assert.ok(Date.now() - t0 < 2000);
+  await b.dispose();
+  for (const s of held) s.destroy();
+  await new Promise<void>((r) => silent.close(() => r()));
 });
