@@ -28,23 +28,28 @@ export function bundledTokenizerPath(): string | undefined {
 
 export class TokenCounter {
   private tokenizer?: Tokenizer;
+  private readonly path?: string;
   readonly exact: boolean;
 
   constructor(tokenizerPath?: string) {
-    const path = tokenizerPath ?? bundledTokenizerPath();
-    this.exact = !!path;
-    if (!path) return;
-    let json: object;
-    try {
-      json = JSON.parse(readFileSync(path, 'utf8')) as object;
-    } catch (e) {
-      throw new NeoxError(`Cannot read tokenizer ${path}: ${(e as Error).message}`, 'bad_setting');
-    }
-    this.tokenizer = new Tokenizer(json, {});
+    this.path = tokenizerPath ?? bundledTokenizerPath();
+    this.exact = !!this.path;
   }
 
   count(text: string): number {
-    if (!this.tokenizer) return Math.ceil(text.length / 3);
+    if (!this.path) return Math.ceil(text.length / 3);
+    // Parsed on first use: the JSON is a few MB and many backends never count.
+    this.tokenizer ??= load(this.path);
     return this.tokenizer.encode(text, { add_special_tokens: false }).ids.length;
   }
+}
+
+function load(path: string): Tokenizer {
+  let json: object;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8')) as object;
+  } catch (e) {
+    throw new NeoxError(`Cannot read tokenizer ${path}: ${(e as Error).message}`, 'bad_setting');
+  }
+  return new Tokenizer(json, {});
 }
