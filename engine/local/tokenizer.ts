@@ -76,7 +76,7 @@ export async function loadTokenizer(modelDir: string): Promise<NeoxTokenizer> {
     config,
     eosTokenId,
     encode: (text) => tok.encode(text, { add_special_tokens: false }).ids,
-    decode: (ids) => tok.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false }),
+    decode: (ids) => (ids.length === 0 ? '' : tok.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false })),
   };
 }
 

@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyRepetitionPenalty, applyTopK, applyTopP, chooseToken, logSoftmax, sampleFromLogits } from '../../engine/local/decoding/logits';
+import { createRng } from '../../engine/local/decoding/rng';
+
+test('repetition penalty: HF semantics (positive divided, negative multiplied, each token once)', () => {
+  const l = Float32Array.from([2, -2, 1, 4]);
+  applyRepetitionPenalty(l, [0, 1, 1, 0], 2);
+  assert.deepEqual([...l], [1, -4, 1, 4]);
+});
+
+test('top-k keeps ties with the k-th value; top-p keeps the smallest set reaching p', () => {
+  const l = Float32Array.from([1, 3, 3, 2, 0]);
+  applyTopK(l, 2);
+  assert.deepEqual([...l], [-Infinity, 3, 3, -Infinity, -Infinity]);
+  const l2 = Float32Array.from([1, 3, 3, 2, 0]);
+  applyTopK(l2, 3);
+  assert.deepEqual([...l2], [-Infinity, 3, 3, 2, -Infinity]);
+
+  // probs 0.5, 0.3, 0.15, 0.05
+  const p = Float32Array.from([0.5, 0.3, 0.15, 0.05].map(Math.log));
+  applyTopP(p, 0.7);
+  assert.deepEqual([...p].map((v) => v > -Infinity), [true, true, false, false]);
+  const q = Float32Array.from([0.5, 0.3, 0.15, 0.05].map(Math.log));
+  applyTopP(q, 0.01);
+  assert.deepEqual([...q].map((v) => v > -Infinity), [true, false, false, false], 'always keeps the most likely token');
+  const r = Float32Array.from([0.5, 0.3, 0.15, 0.05].map(Math.log));
+  applyTopP(r, 0.9);
+  assert.deepEqual([...r].map((v) => v > -Infinity), [true, true, true, false]);
+});
+
+test('greedy ignores top-k/top-p and takes argmax after the repetition penalty', () => {
+  const rng = createRng(1);
+  const l = Float32Array.from([1, 5, 4.5]);
+  assert.equal(chooseToken(l, [], { topK: 1 }, rng), 1);
+  assert.equal(chooseToken(l, [1], { repetitionPenalty: 2 }, rng), 2);
+  assert.deepEqual([...l], [1, 5, 4.5], 'input logits untouched');
+});
+
+test('seeded PRNG is reproducible, and streams per sample differ', () => {
+  const a = createRng(42, 0);
+  const b = createRng(42, 0);
+  const c = createRng(42, 1);
+  const d = createRng(43, 0);
+  const xs = Array.from({ length: 5 }, () => a());
+  assert.deepEqual(xs, Array.from({ length: 5 }, () => b()));
+  assert.notDeepEqual(xs, Array.from({ length: 5 }, () => c()));
+  assert.notDeepEqual(xs, Array.from({ length: 5 }, () => d()));
+  for (const x of xs) assert.ok(x >= 0 && x < 1);
+});
+
+test('sampling follows softmax probabilities; temperature sharpens', () => {
+  const probs = [0.6, 0.3, 0.1];
+  const logits = Float32Array.from(probs.map(Math.log));
+  const rng = createRng(7);
+  const counts = [0, 0, 0];
+  const N = 20000;
+  for (let i = 0; i < N; i++) counts[sampleFromLogits(logits, rng)]!++;
+  counts.forEach((c, i) => assert.ok(Math.abs(c / N - probs[i]!) < 0.015, `token ${i}: ${c / N}`));
+  const cold = [0, 0, 0];
+  for (let i = 0; i < 2000; i++) cold[chooseToken(logits, [], { temperature: 0.1 }, rng)]!++;
+  assert.ok(cold[0]! > 1990, `temperature 0.1 picks the top token almost always (${cold[0]})`);
+  const lp = logSoftmax(logits);
+  assert.ok(Math.abs(Math.exp(lp[0]!) - 0.6) < 1e-6);
+});
