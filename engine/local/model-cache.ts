@@ -35,8 +35,10 @@ export interface BuiltModel {
   built: boolean;
 }
 
-function buildTag(opts: Pick<LoadOptions, 'quant' | 'blockSize'>): string {
-  return opts.quant === 'int4' ? `int4-b${opts.blockSize ?? 32}` : opts.quant;
+function buildTag(opts: Pick<LoadOptions, 'quant' | 'blockSize' | 'int4Scales'>): string {
+  if (opts.quant !== 'int4') return opts.quant;
+  const scales = opts.int4Scales && opts.int4Scales !== 'search' ? `-${opts.int4Scales}` : '';
+  return `int4-b${opts.blockSize ?? 32}${scales}`;
 }
 
 /** Cache folder for a checkpoint: its files' identity (path, size, mtime) + build options + builder version. */
@@ -59,7 +61,7 @@ export function modelCacheDir(opts: LoadOptions): string {
 export function buildInto(
   source: WeightSource,
   finalDir: string,
-  opts: Pick<LoadOptions, 'quant' | 'blockSize'>,
+  opts: Pick<LoadOptions, 'quant' | 'blockSize' | 'int4Scales'>,
   onProgress?: (p: LoadProgress) => void,
 ): void {
   const parent = join(finalDir, '..');
@@ -72,7 +74,7 @@ export function buildInto(
   const tmp = join(parent, `.tmp-${basename(finalDir)}-${process.pid}-${Date.now().toString(36)}`);
   mkdirSync(tmp);
   try {
-    buildNeoxGraph(source, join(tmp, DATA_FILE), join(tmp, ONNX_FILE), { quant: opts.quant, blockSize: opts.blockSize }, onProgress);
+    buildNeoxGraph(source, join(tmp, DATA_FILE), join(tmp, ONNX_FILE), { quant: opts.quant, blockSize: opts.blockSize, int4Scales: opts.int4Scales }, onProgress);
     writeFileSync(join(tmp, 'build.json'), JSON.stringify({ builder: BUILDER_VERSION, ...opts, config: source.config }, null, 2));
     try {
       renameSync(tmp, finalDir);

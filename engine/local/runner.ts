@@ -15,6 +15,12 @@ export interface LoadOptions {
   quant: Quantization;
   /** int4 block size (32 default, 128 option). */
   blockSize?: number;
+  /**
+   * How int4 block scales are chosen (engine/local/quant/int4.ts): 'search' (default, clipping
+   * search, least error), 'search-coarse' (3-ratio grid: faster conversion of very large models),
+   * 'rtn' (plain absmax rounding: the baseline, for measurements).
+   */
+  int4Scales?: 'search' | 'search-coarse' | 'rtn';
   /** Where built ONNX models are cached (default: user cache folder). */
   cacheDir?: string;
   /** onnxruntime intra-op threads (default: cores). */

@@ -6,7 +6,7 @@ import { NeoxError } from '../../types';
 import type { Quantization } from '../runner';
 import type { GraphBuilder } from './graph';
 import { linearPrecision } from '../quant/policy';
-import { emitInt8Linear, emitInt4Linear } from '../quant/emit';
+import { emitInt8Linear, emitInt4Linear, int4Options } from '../quant/emit';
 
 /** Which layer a weight belongs to, so a quantizer can keep some (e.g. the output head) in higher precision. */
 export type LinearRole = 'attention.qkv' | 'attention.dense' | 'mlp.up' | 'mlp.down' | 'head';
@@ -15,8 +15,14 @@ export interface LinearSpec {
   /** Initializer name prefix, e.g. "layers.3.attention.dense". */
   name: string;
   role: LinearRole;
-  /** float32 weight laid out [K, N] (input features x output features), row-major. */
+  /** float32 weight laid out [K, N] (input features x output features), row-major; see `layout`. */
   weight: Float32Array;
+  /**
+   * 'NK': `weight` is in torch Linear layout [N, K] (out x in). int4 quantizes rows of exactly that
+   * layout, so passing it as is saves two transposes per tensor (the 20B benchmark converts 20e9
+   * weights); other precisions transpose here. Default 'KN'.
+   */
+  layout?: 'KN' | 'NK';
   K: number;
   N: number;
   /** [N] or absent. */
@@ -27,6 +33,8 @@ export interface LinearOptions {
   quant: Quantization;
   /** int4 block size. */
   blockSize?: number;
+  /** int4 scale choice (LoadOptions.int4Scales). */
+  int4Scales?: 'search' | 'search-coarse' | 'rtn';
 }
 
 /** Emits x[..., K] @ W[K, N] (+ b) and returns the output value name ([..., N]). */
@@ -34,11 +42,12 @@ export function emitLinear(g: GraphBuilder, x: string, spec: LinearSpec, opts: L
   if (spec.weight.length !== spec.K * spec.N) throw new Error(`internal: ${spec.name} weight has ${spec.weight.length} elements, expected ${spec.K}x${spec.N}`);
   // Which layers stay in higher precision under int8/int4 is decided (and explained) in quant/policy.ts.
   switch (linearPrecision(spec.role, opts.quant)) {
-    case 'int8':
-      return emitInt8Linear(g, x, spec);
     case 'int4':
-      return emitInt4Linear(g, x, spec, { blockSize: opts.blockSize ?? 32 });
+      return emitInt4Linear(g, x, spec, int4Options(opts));
+    case 'int8':
+      return emitInt8Linear(g, x, asKN(spec));
     case 'fp32': {
+      spec = asKN(spec);
       const w = g.initializer(`${spec.name}.weight`, spec.weight, [spec.K, spec.N]);
       const y = g.op('MatMul', [x, w]);
       if (!spec.bias) return y;
@@ -46,7 +55,7 @@ export function emitLinear(g: GraphBuilder, x: string, spec: LinearSpec, opts: L
       return g.op('Add', [y, b]);
     }
     default:
-      throw new NeoxError(`quant "${opts.quant}" is not supported yet by this build (supported: fp32)`, 'quant_unsupported');
+      throw new NeoxError(`quant "${opts.quant}" is not supported (use fp32, int8 or int4)`, 'quant_unsupported');
   }
 }
 
@@ -65,4 +74,8 @@ export function transposeToKN(w: Float32Array, N: number, K: number): Float32Arr
     }
   }
   return out;
+}
+
+function asKN(spec: LinearSpec): LinearSpec {
+  return spec.layout === 'NK' ? { ...spec, weight: transposeToKN(spec.weight, spec.N, spec.K), layout: 'KN' } : spec;
 }

@@ -19,7 +19,7 @@ import type { WeightSource } from '../weights';
 import { names } from '../weights';
 import { DataType } from './onnx-proto';
 import { GraphBuilder } from './graph';
-import { emitLinear, transposeToKN, type LinearOptions } from './linear';
+import { emitLinear, type LinearOptions } from './linear';
 
 export const MASKED = -1e30;
 
@@ -115,9 +115,10 @@ export function buildNeoxGraph(
       return g.op('LayerNormalization', [input, w, b], { axis: -1, epsilon: { float: c.layerNormEps } });
     };
     const linear = (input: string, name: string, tensor: string, role: Parameters<typeof emitLinear>[2]['role'], N: number, K: number) => {
-      const w = transposeToKN(src.tensor(`${tensor}.weight`, [N, K]), N, K);
+      // torch layout [N, K]; emitLinear transposes where the format needs it (not for int4)
+      const w = src.tensor(`${tensor}.weight`, [N, K]);
       const b = src.tensor(`${tensor}.bias`, [N]);
-      return emitLinear(g, input, { name, role, weight: w, K, N, bias: b }, opts);
+      return emitLinear(g, input, { name, role, weight: w, K, N, bias: b, layout: 'NK' }, opts);
     };
 
     for (let l = 0; l < c.numLayers; l++) {
@@ -169,7 +170,7 @@ export function buildNeoxGraph(
     const lnf = layerNorm(selected, 'final_layer_norm', 'gpt_neox.final_layer_norm');
     const head = embed ?? src.tensor(names.embedOut, [V, D]);
     embed = null;
-    const logits = emitLinear(g, lnf, { name: 'embed_out', role: 'head', weight: transposeToKN(head, V, D), K: D, N: V }, opts);
+    const logits = emitLinear(g, lnf, { name: 'embed_out', role: 'head', weight: head, K: D, N: V, layout: 'NK' }, opts);
     g.node('Identity', [logits], ['logits']);
     g.output({ name: 'logits', elemType: f32, shape: ['selected', V] });
     g.finish(onnxPath, { neox_config: JSON.stringify(c) });

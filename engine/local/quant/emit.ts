@@ -16,10 +16,10 @@
  * held beyond the layer being converted.
  */
 import type { GraphBuilder } from '../onnx/graph';
-import type { LinearSpec } from '../onnx/linear';
+import type { LinearOptions, LinearSpec } from '../onnx/linear';
 import { DataType } from '../onnx/onnx-proto';
 import { quantizeInt8 } from './int8';
-import { quantizeInt4, quantizeInt4Columns, type Int4Options, type Int4Weight } from './int4';
+import { COARSE_CLIP_GRID, quantizeInt4, quantizeInt4Columns, type Int4Options, type Int4Weight } from './int4';
 
 export function emitInt8Linear(g: GraphBuilder, x: string, spec: LinearSpec): string {
   const q = quantizeInt8(spec.weight, spec.K, spec.N);
@@ -33,18 +33,28 @@ export function emitInt8Linear(g: GraphBuilder, x: string, spec: LinearSpec): st
 
 export interface Int4EmitOptions extends Int4Options {
   /**
-   * The weight already quantized (e.g. produced by worker threads in the 20B benchmark);
-   * when given, spec.weight is not read.
+   * The weight already quantized (e.g. by worker threads); when given, spec.weight is not read.
    */
   prequantized?: Int4Weight;
-  /** spec.weight is laid out [N, K] (torch Linear) instead of [K, N]: saves a transpose. */
-  weightIsNK?: boolean;
+}
+
+/** The int4 quantizer settings for the model-level options. */
+export function int4Options(opts: LinearOptions): Int4EmitOptions {
+  const blockSize = opts.blockSize ?? 32;
+  switch (opts.int4Scales ?? 'search') {
+    case 'rtn':
+      return { blockSize, method: 'rtn' };
+    case 'search-coarse':
+      return { blockSize, method: 'search', clipGrid: COARSE_CLIP_GRID };
+    default:
+      return { blockSize, method: 'search' };
+  }
 }
 
 export function emitInt4Linear(g: GraphBuilder, x: string, spec: LinearSpec, opts: Int4EmitOptions = {}): string {
   const q =
     opts.prequantized ??
-    (opts.weightIsNK ? quantizeInt4Columns(spec.weight, spec.N, spec.K, opts) : quantizeInt4(spec.weight, spec.K, spec.N, opts));
+    (spec.layout === 'NK' ? quantizeInt4Columns(spec.weight, spec.N, spec.K, opts) : quantizeInt4(spec.weight, spec.K, spec.N, opts));
   return emitMatMulNBits(g, x, spec.name, q, spec.bias ?? null);
 }
 
