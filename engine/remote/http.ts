@@ -145,11 +145,19 @@ export class HttpClient {
   }
 
   private async withRetries<T>(url: URL, signal: AbortSignal | undefined, maxRetries: number, run: (a: Attempt) => Promise<T>): Promise<T> {
+    let staleRetried = false;
     for (let retry = 0; ; retry++) {
       const attempt = new Attempt(signal);
       try {
         return await run(attempt);
       } catch (e) {
+        if (e instanceof StaleSocket) {
+          // A kept-alive connection the server had just closed: resend once on a fresh one.
+          if (staleRetried) throw e.cause;
+          staleRetried = true;
+          retry--;
+          continue;
+        }
         if (!(e instanceof RetryableStatus)) throw e;
         const delay = e.retryAfterMs ?? this.opts.retryBaseMs * 2 ** retry;
         if (retry >= maxRetries) {
@@ -190,8 +198,10 @@ export class HttpClient {
         req.destroy(attempt.ac.signal.reason as Error);
       };
       attempt.ac.signal.addEventListener('abort', onAbort, { once: true });
+      let reused = false;
       req.on('socket', (socket: Socket) => {
-        if (!socket.connecting) return; // a kept-alive socket: already connected
+        reused = !socket.connecting;
+        if (reused) return; // a kept-alive socket: already connected
         const ms = this.opts.connectTimeoutMs;
         connectTimer = setTimeout(() => {
           req.destroy(new NeoxError(`Could not connect to ${url.origin} within ${ms} ms (server down or unreachable?)`, 'connect_timeout'));
@@ -200,7 +210,9 @@ export class HttpClient {
       });
       req.on('error', (e) => {
         clearTimeout(connectTimer);
-        reject(mapError(e, url, attempt, 0));
+        const code = (e as NodeJS.ErrnoException).code;
+        const stale = reused && !attempt.ac.signal.aborted && (code === 'ECONNRESET' || code === 'EPIPE');
+        reject(stale ? new StaleSocket(mapError(e, url, attempt, 0)) : mapError(e, url, attempt, 0));
       });
       req.on('response', (res) => {
         clearTimeout(connectTimer);
@@ -215,6 +227,13 @@ export class HttpClient {
       });
       req.end(payload);
     });
+  }
+}
+
+/** The server closed a kept-alive connection just as we reused it (before any answer). */
+class StaleSocket extends Error {
+  constructor(override readonly cause: Error) {
+    super(cause.message);
   }
 }
 
@@ -300,7 +319,7 @@ function mapError(e: unknown, url: URL, attempt: Attempt, events: number): Error
   // An abort carries its reason (cancel, or one of our timeouts); prefer it over the socket's echo.
   const reason = attempt.ac.signal.aborted ? attempt.ac.signal.reason : undefined;
   if (reason instanceof CancelledError || reason instanceof NeoxError) return reason;
-  if (e instanceof NeoxError || e instanceof CancelledError || e instanceof RetryableStatus) return e;
+  if (e instanceof NeoxError || e instanceof CancelledError || e instanceof RetryableStatus || e instanceof StaleSocket) return e;
   const err = e as NodeJS.ErrnoException;
   const code = err?.code ?? '';
   if (code === 'ECONNREFUSED') return new NeoxError(`Connection refused by ${url.origin}: is the server running and the port right?`, 'connection_refused');

@@ -92,8 +92,6 @@ export async function startServe(backend: CompletionBackend, opts: ServeOptions 
     entry.done = handle(req, res, gone.signal).finally(() => inflight.delete(entry));
     inflight.add(entry);
   });
-  // Streams can be long and silent while queued: do not let Node time them out.
-  server.requestTimeout = 0;
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, gone: AbortSignal): Promise<void> {
     stats.requests++;
@@ -159,7 +157,11 @@ export async function startServe(backend: CompletionBackend, opts: ServeOptions 
       const err = toHttpError(e);
       rec.status = err.status;
       rec.error = err.message;
-      if (!res.headersSent) sendJson(res, err.status, errorBody(err));
+      if (!res.headersSent) {
+        // The unread rest of a too-large body is not worth receiving: close after answering.
+        if (err.status === 413) res.setHeader('connection', 'close');
+        sendJson(res, err.status, errorBody(err));
+      }
       else if (!res.writableEnded) {
         // Mid-stream: an error event (no [DONE]) so the client cannot mistake it for success.
         res.end(`data: ${JSON.stringify(errorBody(err))}\n\n`);

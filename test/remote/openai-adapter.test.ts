@@ -370,3 +370,30 @@ test('bad settings fail at creation, naming the field', () => {
   assert.throws(() => createRemoteBackend({ kind: 'grpc' as 'openai', url: 'http://x' }), /unknown remote API kind/);
   assert.throws(() => createRemoteBackend({ kind: 'openai', url: 'http://x', connectTimeoutMs: -1 }), /connectTimeoutMs/);
 });
+
+test('a kept-alive connection the server dropped is resent once on a fresh one; a fresh one that drops is an error', async () => {
+  const served = new WeakSet<object>();
+  let dropped = 0;
+  let dropAll = false;
+  const srv = await startScripted((req, res, raw) => {
+    const sock = raw.socket;
+    if (dropAll || (served.has(sock) && dropped === 0)) {
+      dropped++;
+      return void sock.destroy(); // as if its keep-alive timeout fired just now
+    }
+    served.add(sock);
+    if (req.path === '/v1/models') return json(res, 200, vllmModels());
+    json(res, 200, { choices: [{ index: 0, text: 'fine', finish_reason: 'length' }] });
+  });
+  const b = createRemoteBackend({ kind: 'openai', url: srv.url, ...fast });
+  await b.load();
+  const r = await b.complete({ prompt: 'x', maxTokens: 1 });
+  assert.equal(r.choices[0].text, 'fine');
+  assert.equal(dropped, 1);
+  dropAll = true;
+  await b.dispose(); // new pool: the next connection is fresh
+  const c = createRemoteBackend({ kind: 'openai', url: srv.url, ...fast });
+  await rejectsNeox(c.load(), 'connection_reset', 'closed the connection before answering');
+  await c.dispose();
+  await srv.close();
+});
