@@ -101,7 +101,9 @@ export class StatusBar implements vscode.Disposable {
 
   private render(): void {
     const s = this.status;
-    const model = s.model ? `${s.model} (${s.backend})` : s.backend;
+    // The server names local models by folder: the last path segment is what people recognise.
+    const name = s.model.split(/[\\/]/).filter(Boolean).pop() ?? '';
+    const model = name ? `${name} (${s.backend})` : s.backend;
     const latency = s.lastLatencyMs !== undefined ? ` · ${Math.round(s.lastLatencyMs)} ms` : '';
     if (this.snoozeMs > 0 && s.state !== 'error') {
       this.item.text = `$(bell-slash) NeoX snoozed`;

@@ -12,7 +12,7 @@
  * (substring: run only matching scenarios), NEOX_E2E_SKIP_HOST=1, NEOX_E2E_KEEP=1 (keep the run folder).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
@@ -143,7 +143,15 @@ async function runScenarios(browser: Browser, server: RunningCodeServer, workspa
 }
 
 /** The in-host mocha suite, launched like test-electron does: extensionDevelopmentPath + extensionTestsPath. */
-async function runHostTests(browser: Browser, server: RunningCodeServer, extensionDir: string, testsPath: string, workspace: string, resultsFile: string): Promise<void> {
+async function runHostTests(
+  browser: Browser,
+  server: RunningCodeServer,
+  extensionDir: string,
+  testsPath: string,
+  workspace: string,
+  resultsFile: string,
+  logsDir: string,
+): Promise<void> {
   const t0 = Date.now();
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const remote = (p: string) => `vscode-remote://127.0.0.1:${server.port}${p}`;
@@ -154,8 +162,10 @@ async function runHostTests(browser: Browser, server: RunningCodeServer, extensi
   const exitCode = new Promise<number>((resolveExit) => {
     void page.exposeFunction('codeAutomationExit', (code: number) => resolveExit(code));
   });
+  const consoleLog = join(logsDir, 'host-tests-console.log');
   page.on('console', (m) => {
     const text = m.text();
+    appendFileSync(consoleLog, `${m.type()}: ${text}\n`);
     if (/^\s*(✔|✓|[0-9]+\) |passing|failing|pending)/.test(text) || /neox-host/.test(text)) log(`  host: ${text.split('\n')[0]}`);
   });
   await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
@@ -170,7 +180,7 @@ async function runHostTests(browser: Browser, server: RunningCodeServer, extensi
   await page.close();
   if (code === undefined) return;
   // Per-test results written by the suite (test/host/index.ts); fall back to the exit code alone.
-  const results = existsSync(resultsFile) ? (JSON.parse((await import('node:fs')).readFileSync(resultsFile, 'utf8')) as Outcome[]) : [];
+  const results = existsSync(resultsFile) ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as Outcome[]) : [];
   for (const r of results) outcomes.push({ ...r, name: `host: ${r.name}` });
   if (!results.length || (code !== 0 && results.every((r) => r.ok))) {
     outcomes.push({ name: 'in-host mocha suite', ok: code === 0, ms: Date.now() - t0, error: code === 0 ? undefined : `exit code ${code}` });
@@ -209,7 +219,7 @@ async function main(): Promise<number> {
   try {
     browser = await launchBrowser();
     await runScenarios(browser, server, workspace);
-    if (hostTests) await runHostTests(browser, server, join(dirs.extensions, extDir), hostTests, hostWorkspace, hostResults);
+    if (hostTests) await runHostTests(browser, server, join(dirs.extensions, extDir), hostTests, hostWorkspace, hostResults, dirs.logs);
   } finally {
     await browser?.close().catch(() => undefined);
     await server.stop();

@@ -1,6 +1,6 @@
 /** The commands that do not need a model answer: toggle, snooze, API key, statistics, menu wiring. */
 import assert from 'node:assert/strict';
-import { describe, it } from 'mocha';
+/// <reference types="mocha" />
 import * as vscode from 'vscode';
 import { api } from './helpers';
 

@@ -1,6 +1,6 @@
 /** Commands that run the real model through the server: generate from comment, generate file, chat. */
 import assert from 'node:assert/strict';
-import { describe, it } from 'mocha';
+/// <reference types="mocha" />
 import * as vscode from 'vscode';
 import { api, openWorkspaceFile, waitForState, workspaceUri } from './helpers';
 

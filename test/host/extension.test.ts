@@ -1,6 +1,6 @@
 /** Activation, manifest and settings: the extension as VS Code sees it. */
 import assert from 'node:assert/strict';
-import { describe, it } from 'mocha';
+/// <reference types="mocha" />
 import * as vscode from 'vscode';
 import { api, EXTENSION_ID, setSetting, until, waitForState } from './helpers';
 

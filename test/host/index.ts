@@ -4,7 +4,12 @@
  * $NEOX_HOST_TEST_RESULTS (read by test/e2e/run.ts). Also runnable on desktop VS Code via .vscode-test.mjs.
  */
 import { writeFileSync } from 'node:fs';
-import Mocha from 'mocha';
+import * as mochaModule from 'mocha';
+
+// mocha 12 is an ES module; through require() (Node 20's require(esm)) the class is a named export.
+type MochaClass = typeof import('mocha');
+const m = mochaModule as unknown as { Mocha?: MochaClass; default?: MochaClass };
+const Mocha = (m.Mocha ?? m.default ?? mochaModule) as MochaClass;
 
 export async function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', timeout: 180_000, color: false, reporter: 'spec' });
