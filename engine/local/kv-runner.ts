@@ -14,7 +14,7 @@ import type { NeoxConfig } from './config';
 import { io, MASKED } from './onnx/neox-graph';
 
 export interface ForwardOutput {
-  /** Logits of the returned positions of every row, concatenated. */
+  /** Logits of the returned positions of every row, concatenated; with targets, their log-probabilities. */
   logits: Float32Array;
   /** Positions returned per row (1, or the row's new-token count with allLogits). */
   counts: number[];
@@ -32,10 +32,14 @@ export class OnnxKvRunner {
   /** rowSlots[r][i] = slot holding row r's i-th cached token. */
   private rowSlots: number[][] = [[]];
 
+  private readonly presentNames: string[];
+
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly config: NeoxConfig,
-  ) {}
+  ) {
+    this.presentNames = Array.from({ length: config.numLayers }, (_, l) => [io.presentKey(l), io.presentValue(l)]).flat();
+  }
 
   static async open(onnxFile: string, config: NeoxConfig, threads: number): Promise<OnnxKvRunner> {
     const session = await ort.InferenceSession.create(onnxFile, {
@@ -43,6 +47,11 @@ export class OnnxKvRunner {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      // Spinning worker threads burn the cores the editor, language server and other processes
+      // need, and collapse throughput when cores are shared (measured: 31 ms/token spinning vs
+      // 6 ms not, on 2 busy cores).
+      extra: { session: { intra_op: { allow_spinning: process.env.NEOX_ORT_SPIN === '1' ? '1' : '0' } } },
     });
     return new OnnxKvRunner(session, config);
   }
@@ -103,7 +112,12 @@ export class OnnxKvRunner {
     this.slots = next;
   }
 
-  async forward(tokens: number[][], allLogits: boolean): Promise<ForwardOutput> {
+  /**
+   * Appends tokens[r] to row r. Returns the logits of each row's last new position, or of every
+   * new position (allLogits); with `targets` (one id per new token) it returns instead the
+   * log-probability of targets[r][i] at each new position i.
+   */
+  async forward(tokens: number[][], allLogits: boolean, targets?: number[][]): Promise<ForwardOutput> {
     const c = this.config;
     if (this.slots === 0 && tokens.length !== this.rows && this.rowSlots.every((r) => r.length === 0)) this.reset(tokens.length);
     if (tokens.length !== this.rows) {
@@ -126,7 +140,15 @@ export class OnnxKvRunner {
         );
       }
       T = Math.max(T, row.length);
+      if (targets) {
+        const tr = targets[r];
+        if (!Array.isArray(tr) || tr.length !== row.length || tr.some((id) => !Number.isInteger(id) || id < 0 || id >= c.vocabSize)) {
+          throw new NeoxError(`scoreNext: row ${r} needs ${row.length} next-token ids within the vocabulary`, 'bad_request');
+        }
+      }
     }
+    if (targets && targets.length !== B) throw new NeoxError(`scoreNext: got ${targets.length} rows of next tokens for ${B} rows`, 'bad_request');
+    if (targets) allLogits = true;
     this.ensureCapacity(T);
     const P = this.slots;
     const S = P + T;
@@ -137,6 +159,7 @@ export class OnnxKvRunner {
     const pos = new BigInt64Array(B * T);
     const bias = new Float32Array(B * T * S).fill(MASKED);
     const select: bigint[] = [];
+    const want: bigint[] = [];
     const counts: number[] = [];
     for (let b = 0; b < B; b++) {
       const row = tokens[b];
@@ -154,8 +177,15 @@ export class OnnxKvRunner {
           bias[base + P + t] = 0;
         }
       }
-      if (allLogits) for (let t = 0; t < row.length; t++) select.push(BigInt(b * T + t));
-      else select.push(BigInt(b * T + row.length - 1));
+      if (allLogits) {
+        for (let t = 0; t < row.length; t++) {
+          select.push(BigInt(b * T + t));
+          want.push(BigInt(targets ? targets[b][t] : 0));
+        }
+      } else {
+        select.push(BigInt(b * T + row.length - 1));
+        want.push(0n);
+      }
       counts.push(allLogits ? row.length : 1);
     }
     const feeds: Record<string, ort.Tensor> = {
@@ -163,6 +193,7 @@ export class OnnxKvRunner {
       position_ids: new ort.Tensor('int64', pos, [B, T]),
       attention_bias: new ort.Tensor('float32', bias, [B, 1, T, S]),
       logits_index: new ort.Tensor('int64', BigInt64Array.from(select), [select.length]),
+      target_ids: new ort.Tensor('int64', BigInt64Array.from(want), [want.length]),
     };
     const dims = [P, B, c.numHeads, c.headSize];
     const live = P * this.slotStride;
@@ -172,7 +203,8 @@ export class OnnxKvRunner {
     }
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
-      out = await this.session.run(feeds);
+      // Fetch only what is needed: onnxruntime copies every fetched output into JS.
+      out = await this.session.run(feeds, [targets ? 'target_logprob' : 'logits', ...this.presentNames]);
     } catch (e) {
       throw new NeoxError(`onnxruntime failed: ${(e as Error).message}`, 'engine_failed');
     }
@@ -183,7 +215,7 @@ export class OnnxKvRunner {
     }
     for (let b = 0; b < B; b++) for (let t = 0; t < tokens[b].length; t++) this.rowSlots[b].push(P + t);
     this.slots = S;
-    let logits = out.logits.data as Float32Array;
+    let logits = out[targets ? 'target_logprob' : 'logits'].data as Float32Array;
     if (logits.byteOffset !== 0 || logits.byteLength !== logits.buffer.byteLength) logits = logits.slice();
     return { logits, counts };
   }

@@ -85,7 +85,7 @@ class WorkerRunner implements ModelRunner {
       if (this.pending.size === 0) this.worker.unref();
       if (!p) return;
       const all = new Float32Array(m.logits);
-      const V = this.info.vocabSize;
+      const V = m.width;
       const out: Float32Array[] = [];
       let off = 0;
       for (const n of m.counts) {
@@ -111,6 +111,14 @@ class WorkerRunner implements ModelRunner {
   }
 
   forward(tokens: number[][], opts?: { allLogits?: boolean }): Promise<Float32Array[]> {
+    return this.request(tokens, !!opts?.allLogits);
+  }
+
+  scoreNext(tokens: number[][], next: number[][]): Promise<Float32Array[]> {
+    return this.request(tokens, true, next.map((r) => r.slice()));
+  }
+
+  private request(tokens: number[][], allLogits: boolean, targets?: number[][]): Promise<Float32Array[]> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     const copy = tokens.map((r) => r.slice());
@@ -125,7 +133,7 @@ class WorkerRunner implements ModelRunner {
         reject,
       });
       this.worker.ref();
-      this.worker.postMessage({ type: 'forward', id, tokens: copy, allLogits: !!opts?.allLogits } satisfies ToWorker);
+      this.worker.postMessage({ type: 'forward', id, tokens: copy, allLogits, targets } satisfies ToWorker);
     });
   }
 

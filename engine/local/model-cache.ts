@@ -15,7 +15,7 @@ import { buildNeoxGraph } from './onnx/neox-graph';
 import type { WeightSource } from './weights';
 
 /** Bump when the graph or weight format changes, so old cached builds are not reused. */
-export const BUILDER_VERSION = 1;
+export const BUILDER_VERSION = 2;
 
 export const ONNX_FILE = 'model.onnx';
 export const DATA_FILE = 'model.data';

@@ -51,6 +51,13 @@ export interface ModelRunner {
    * pads and masks internally so results equal running each row alone.
    */
   forward(tokens: number[][], opts?: { allLogits?: boolean }): Promise<Float32Array[]>;
+  /**
+   * Perplexity fast path: appends `tokens` like forward() and returns, per row, the
+   * log-probability of `next[r][i]` at position i of `tokens[r]` (same length as tokens[r]).
+   * log_softmax runs inside the model, so no [n x vocab] logits are copied. Optional: callers
+   * fall back to forward({ allLogits }) when a runner lacks it.
+   */
+  scoreNext?(tokens: number[][], next: number[][]): Promise<Float32Array[]>;
   /** Beam search: new row i becomes a copy of old row src[i]; the row count becomes src.length. */
   reorder(src: number[]): void;
   /** Keep only the first `len` cached positions of every row (prefix reuse). */

@@ -5,7 +5,7 @@ import type { LoadOptions, RunnerInfo } from './runner';
 export type ToWorker =
   | { type: 'load'; opts: LoadOptions }
   | { type: 'reset'; rows: number }
-  | { type: 'forward'; id: number; tokens: number[][]; allLogits: boolean }
+  | { type: 'forward'; id: number; tokens: number[][]; allLogits: boolean; targets?: number[][] }
   | { type: 'reorder'; src: number[] }
   | { type: 'truncate'; len: number }
   | { type: 'dispose'; id: number };
@@ -13,6 +13,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'progress'; progress: LoadProgress }
   | { type: 'ready'; info: RunnerInfo }
-  | { type: 'result'; id: number; logits: ArrayBuffer; counts: number[] }
+  /** `width` floats per returned position: vocabSize for logits, 1 for scoreNext log-probabilities. */
+  | { type: 'result'; id: number; logits: ArrayBuffer; counts: number[]; width: number }
   | { type: 'error'; id?: number; message: string; code: string }
   | { type: 'disposed'; id: number };

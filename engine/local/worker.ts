@@ -78,8 +78,8 @@ async function handle(m: ToWorker): Promise<void> {
           deferredError = undefined;
           throw e;
         }
-        const out = await runner.forward(m.tokens, m.allLogits);
-        send({ type: 'result', id: m.id, logits: out.logits.buffer as ArrayBuffer, counts: out.counts }, [out.logits.buffer as ArrayBuffer]);
+        const out = await runner.forward(m.tokens, m.allLogits, m.targets);
+        send({ type: 'result', id: m.id, logits: out.logits.buffer as ArrayBuffer, counts: out.counts, width: m.targets ? 1 : runner.config.vocabSize }, [out.logits.buffer as ArrayBuffer]);
       } catch (e) {
         send(errorMessage(e, m.id));
       }

@@ -5,7 +5,11 @@
  *          (0 = attend, large negative = masked; lets rows be ragged and several new tokens sit on
  *          top of a cache), logits_index [M] int64 (rows of the flattened [B*T] positions whose
  *          logits are wanted), past_key_i / past_value_i [P,B,H,hs] per layer.
- * Outputs: logits [M,V], present_key_i / present_value_i [T,B,H,hs]: only the NEW positions.
+ *          target_ids [M] int64 (token whose log-probability is wanted at each selected position;
+ *          any id when unused).
+ * Outputs: logits [M,V], target_logprob [M] (log_softmax(logits)[m, target_ids[m]], for
+ *          perplexity without copying M x V logits out), present_key_i / present_value_i [T,B,H,hs]:
+ *          only the NEW positions.
  *
  * The cache is laid out position-major ([P,B,H,hs]) so the caller's preallocated cache buffer
  * holds the prefix as one contiguous view (onnxruntime-node does not copy inputs) and the new
@@ -70,6 +74,7 @@ export function buildNeoxGraph(
     const positionIds = g.input({ name: 'position_ids', elemType: i64, shape: ['batch', 'new'] });
     const bias = g.input({ name: 'attention_bias', elemType: f32, shape: ['batch', 1, 'new', 'total'] });
     const logitsIndex = g.input({ name: 'logits_index', elemType: i64, shape: ['selected'] });
+    const targetIds = g.input({ name: 'target_ids', elemType: i64, shape: ['selected'] });
     for (let l = 0; l < c.numLayers; l++) {
       g.input({ name: io.pastKey(l), elemType: f32, shape: ['past', 'batch', H, hs] });
       g.input({ name: io.pastValue(l), elemType: f32, shape: ['past', 'batch', H, hs] });
@@ -101,12 +106,14 @@ export function buildNeoxGraph(
     const shapeND = g.constInt64([-1, D], 'shape_nd');
     const split21 = g.constInt64([2, 1], 'split_2_1');
     const split11 = g.constInt64([1, 1], 'split_1_1');
-    const splitHalf = g.constInt64([R / 2, R / 2], 'split_rot_half');
+    const splitHalf = R > 0 ? g.constInt64([R / 2, R / 2], 'split_rot_half') : '';
     const axis3 = g.constInt64([3], 'axis_3');
-    const axis4 = g.constInt64([4], 'axis_4');
-    const zero = g.constInt64([0], 'zero');
-    const rEnd = g.constInt64([R], 'rot_end');
-    const hsEnd = g.constInt64([hs], 'head_end');
+    // Partial rotary only: slice bounds for the rotated and pass-through dims.
+    const partial = R > 0 && R < hs;
+    const axis4 = partial ? g.constInt64([4], 'axis_4') : '';
+    const zero = partial ? g.constInt64([0], 'zero') : '';
+    const rEnd = partial ? g.constInt64([R], 'rot_end') : '';
+    const hsEnd = partial ? g.constInt64([hs], 'head_end') : '';
     const scale = g.constFloat([1 / Math.sqrt(hs)], [], 'attn_scale');
 
     const layerNorm = (input: string, prefix: string, tensorPrefix: string) => {
@@ -173,6 +180,11 @@ export function buildNeoxGraph(
     const logits = emitLinear(g, lnf, { name: 'embed_out', role: 'head', weight: head, K: D, N: V, layout: 'NK' }, opts);
     g.node('Identity', [logits], ['logits']);
     g.output({ name: 'logits', elemType: f32, shape: ['selected', V] });
+    // LogSoftmax runs vectorized in onnxruntime; fetched alone it spares copying the logits.
+    const axis1 = g.constInt64([1], 'axis_1');
+    const picked = g.op('GatherElements', [g.op('LogSoftmax', [logits], { axis: -1 }), g.op('Unsqueeze', [targetIds, axis1])], { axis: 1 });
+    g.node('Squeeze', [picked, axis1], ['target_logprob']);
+    g.output({ name: 'target_logprob', elemType: f32, shape: ['selected'] });
     g.finish(onnxPath, { neox_config: JSON.stringify(c) });
     progress(c.numLayers + 2, 'written');
   } catch (e) {
