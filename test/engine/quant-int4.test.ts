@@ -156,3 +156,23 @@ test('int4 search beats absmax rounding on real weight tensors of neox-code-23m'
     ckpt.close();
   }
 });
+
+test('parallel int4 pool gives byte-identical results to one thread', async () => {
+  const { Int4Pool } = await import('../../engine/local/quant/pool');
+  const { quantizeInt4Columns } = await import('../../engine/local/quant/int4');
+  const pool = await Int4Pool.start(1);
+  assert.ok(pool, 'worker threads start under tsx');
+  try {
+    const N = 1000;
+    const K = 1100; // > MIN_PARALLEL weights, K not a multiple of the block
+    const wt = randomWeights(K, N, 9);
+    for (const blockSize of [32, 128]) {
+      const one = quantizeInt4Columns(wt, N, K, { blockSize });
+      const par = pool.quantizeColumns(wt, N, K, { blockSize });
+      assert.deepEqual(Buffer.from(par.data), Buffer.from(one.data));
+      assert.deepEqual(Array.from(par.scales), Array.from(one.scales));
+    }
+  } finally {
+    await pool.close();
+  }
+});

@@ -19,6 +19,7 @@ import type { GraphBuilder } from '../onnx/graph';
 import type { LinearOptions, LinearSpec } from '../onnx/linear';
 import { DataType } from '../onnx/onnx-proto';
 import { quantizeInt8 } from './int8';
+import { activeInt4Pool } from './pool';
 import { COARSE_CLIP_GRID, quantizeInt4, quantizeInt4Columns, type Int4Options, type Int4Weight } from './int4';
 
 export function emitInt8Linear(g: GraphBuilder, x: string, spec: LinearSpec): string {
@@ -52,9 +53,14 @@ export function int4Options(opts: LinearOptions): Int4EmitOptions {
 }
 
 export function emitInt4Linear(g: GraphBuilder, x: string, spec: LinearSpec, opts: Int4EmitOptions = {}): string {
+  const pool = activeInt4Pool();
   const q =
     opts.prequantized ??
-    (spec.layout === 'NK' ? quantizeInt4Columns(spec.weight, spec.N, spec.K, opts) : quantizeInt4(spec.weight, spec.K, spec.N, opts));
+    (spec.layout === 'NK'
+      ? pool
+        ? pool.quantizeColumns(spec.weight, spec.N, spec.K, opts)
+        : quantizeInt4Columns(spec.weight, spec.N, spec.K, opts)
+      : quantizeInt4(spec.weight, spec.K, spec.N, opts));
   return emitMatMulNBits(g, x, spec.name, q, spec.bias ?? null);
 }
 

@@ -71,13 +71,25 @@ export function quantizeInt4Columns(wt: Float32Array, N: number, K: number, opts
   const blockSize = opts.blockSize ?? 32;
   checkBlockSize(blockSize);
   if (wt.length !== N * K) throw new Error(`quantizeInt4: ${wt.length} elements is not ${N}x${K}`);
+  const nBlocks = Math.ceil(K / blockSize);
+  const data = new Uint8Array(N * nBlocks * (blockSize / 2));
+  const scales = new Float32Array(N * nBlocks);
+  quantizeInt4Rows(wt, K, 0, N, opts, data, scales);
+  return { K, N, blockSize, nBlocks, data, scales };
+}
+
+/**
+ * Quantize rows [n0, n1) of Wt [N, K] into the matching slices of `data` / `scales` (sized for all
+ * N rows). The unit of work the parallel quantizer (quant/pool.ts) hands to each thread.
+ */
+export function quantizeInt4Rows(wt: Float32Array, K: number, n0: number, n1: number, opts: Int4Options, data: Uint8Array, scales: Float32Array): void {
+  const blockSize = opts.blockSize ?? 32;
   const method = opts.method ?? 'search';
   const grid = opts.clipGrid ?? DEFAULT_CLIP_GRID;
   const nBlocks = Math.ceil(K / blockSize);
   const half = blockSize / 2;
-  const data = new Uint8Array(N * nBlocks * half).fill(0x88);
-  const scales = new Float32Array(N * nBlocks);
-  for (let n = 0; n < N; n++) {
+  data.fill(0x88, n0 * nBlocks * half, n1 * nBlocks * half); // code 8 (= 0) for padding and zero blocks
+  for (let n = n0; n < n1; n++) {
     const rowOff = n * K;
     for (let b = 0; b < nBlocks; b++) {
       const start = rowOff + b * blockSize;
@@ -88,7 +100,6 @@ export function quantizeInt4Columns(wt: Float32Array, N: number, K: number, opts
       packBlock(wt, start, len, scale, data, blk * half);
     }
   }
-  return { K, N, blockSize, nBlocks, data, scales };
 }
 
 function rtnScale(x: Float32Array, start: number, len: number): number {
