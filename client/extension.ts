@@ -11,7 +11,7 @@ import { generateFile, type GenerateFileArgs } from './commands/generate-file';
 import { generateFromComment } from './commands/generate-from-comment';
 import { showQuickMenu } from './commands/quick-menu';
 import { selectModel } from './commands/select-model';
-import { showStatistics } from './commands/statistics';
+import { showStatistics, StatisticsDocument } from './commands/statistics';
 import { API_KEY_SECRET, openSettings, SECTION } from './config';
 import { InlineCompletionTracker } from './inline-completions';
 import { NeoxClient } from './neox-client';
@@ -33,6 +33,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<NeoxAp
   const inline = new InlineCompletionTracker(context.globalState);
   const neox = new NeoxClient(context, output, statusBar, inline);
   const chat = new ChatViewProvider(context, neox);
+  const statistics = new StatisticsDocument();
   statusBar.setSnooze(inline.snoozeRemainingMs);
 
   const command = (id: string, fn: (...args: never[]) => unknown) => vscode.commands.registerCommand(id, fn);
@@ -49,7 +50,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<NeoxAp
     command('neoxComplete.generateFile', (args?: GenerateFileArgs) => generateFile(neox, args)),
     command('neoxComplete.toggle', () => toggleCompletions()),
     command('neoxComplete.snooze', (minutes?: number) => snoozeCompletions(inline, minutes)),
-    command('neoxComplete.showStatistics', () => showStatistics(neox)),
+    vscode.workspace.registerTextDocumentContentProvider(StatisticsDocument.scheme, statistics),
+    command('neoxComplete.showStatistics', () => showStatistics(neox, statistics)),
     command('neoxComplete.selectModel', () => selectModel(neox)),
     command('neoxComplete.setApiKey', (key?: string) => setApiKey(context, neox, key)),
     command('neoxComplete.showMenu', () => showQuickMenu(inline.snoozeRemainingMs > 0)),

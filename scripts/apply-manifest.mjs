@@ -26,7 +26,7 @@ const commands = [
   ['acceptWord', 'Accept next word of the suggestion'],
   ['acceptLine', 'Accept next line of the suggestion'],
   ['chat.askAboutSelection', 'Ask about the selection in chat'],
-].map(([id, title]) => ({ command: `neoxComplete.${id}`, title, category: 'NeoX' }));
+].map(([id, title]) => ({ command: `neoxComplete.${id}`, title, category: 'NeoX', ...(id === 'showMenu' ? { icon: '$(settings-gear)' } : {}) }));
 // Internal: runs when a suggestion is accepted (it reports the acceptance).
 commands.push({ command: 'neoxComplete.inlineAccepted', title: 'Inline completion accepted', category: 'NeoX' });
 

@@ -27,8 +27,8 @@ export const TARGETS = {
 export const vsixDir = join(root, 'vsix');
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-export function vsixPath(target) {
-  return join(vsixDir, `${pkg.name}-${target}-${pkg.version}.vsix`);
+export function vsixPath(target, outDir = vsixDir) {
+  return join(outDir, `${pkg.name}-${target}-${pkg.version}.vsix`);
 }
 
 function log(msg) {
@@ -50,10 +50,10 @@ function stagedManifest() {
   return m;
 }
 
-function stage(target) {
+function stage(target, stageRoot) {
   const ortFolder = TARGETS[target];
   if (!ortFolder) throw new Error(`unknown target ${target}; one of ${Object.keys(TARGETS).join(', ')}`);
-  const dir = join(root, '.cache', 'package', target);
+  const dir = join(stageRoot, target);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
 
@@ -66,7 +66,8 @@ function stage(target) {
   copy(join(root, 'dist'), join(dir, 'dist'), (src) => !src.endsWith('.map') && !src.endsWith(`${sep}neox.mjs`));
   copy(join(root, 'models', 'neox-code-23m'), join(dir, 'models', 'neox-code-23m'));
   // Prompt templates and the chat template, read by the server from ../snippets next to dist/.
-  copy(join(root, 'snippets'), join(dir, 'snippets'));
+  // (data only: the template loader's .ts source is bundled into dist/).
+  copy(join(root, 'snippets'), join(dir, 'snippets'), (src) => !src.endsWith('.ts'));
 
   // onnxruntime-node: its JS, and the binaries of this one platform. Its installer-only dependencies
   // (adm-zip, global-agent: used by its postinstall to fetch CUDA providers) and scripts are dropped.
@@ -105,11 +106,12 @@ function dirSize(p) {
   return readdirSync(p).reduce((n, f) => n + dirSize(join(p, f)), 0);
 }
 
-export function packageTarget(target) {
+/** Stages and packages one target; `outDir` and `stageRoot` default to vsix/ and .cache/package/. */
+export function packageTarget(target, { outDir = vsixDir, stageRoot = join(root, '.cache', 'package') } = {}) {
   const started = Date.now();
-  const dir = stage(target);
-  const out = vsixPath(target);
-  mkdirSync(vsixDir, { recursive: true });
+  const dir = stage(target, stageRoot);
+  const out = vsixPath(target, outDir);
+  mkdirSync(outDir, { recursive: true });
   rmSync(out, { force: true });
   const vsce = join(dirname(require.resolve('@vscode/vsce/package.json')), 'vsce');
   const r = spawnSync(

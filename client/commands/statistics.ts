@@ -25,10 +25,32 @@ export function statisticsMarkdown(s: StatisticsResult): string {
   ].join('\n');
 }
 
-export async function showStatistics(neox: NeoxClient): Promise<StatisticsResult | undefined> {
+/**
+ * A read-only virtual document (not an untitled one: closing it asks nothing), refreshed on each show.
+ */
+export class StatisticsDocument implements vscode.TextDocumentContentProvider {
+  static readonly scheme = 'neox-stats';
+  static readonly uri = vscode.Uri.from({ scheme: StatisticsDocument.scheme, path: '/NeoX completion statistics.md' });
+  private content = '';
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+
+  provideTextDocumentContent(): string {
+    return this.content;
+  }
+
+  update(markdown: string): void {
+    this.content = markdown;
+    this.changed.fire(StatisticsDocument.uri);
+  }
+}
+
+export async function showStatistics(neox: NeoxClient, view: StatisticsDocument): Promise<StatisticsResult | undefined> {
   try {
     const stats = await (await neox.ready()).sendRequest(GetStatisticsRequest);
-    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: statisticsMarkdown(stats) });
+    view.update(statisticsMarkdown(stats));
+    const doc = await vscode.workspace.openTextDocument(StatisticsDocument.uri);
+    await vscode.languages.setTextDocumentLanguage(doc, 'markdown');
     await vscode.window.showTextDocument(doc, { preview: true });
     return stats;
   } catch (e) {

@@ -95,6 +95,9 @@ function writeUserSettings(userData: string): void {
         'security.workspace.trust.enabled': false,
         'chat.commandCenter.enabled': false,
         'window.commandCenter': false,
+        // The run folder is inside this git repository: no "open the parent repository?" prompts.
+        'git.enabled': false,
+        'git.openRepositoryInParentFolders': 'never',
       },
       null,
       2,

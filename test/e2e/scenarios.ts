@@ -57,6 +57,17 @@ export const scenarios: Scenario[] = [
       assert.ok(saved.includes(firstGhostLine), `the accepted ghost text ${JSON.stringify(firstGhostLine)} is in the saved file`);
       assert.equal((await wb.ghostText()).trim(), '', 'no ghost text left after accepting');
       await ctx.shot('1-ghost-text-accepted');
+      // The acceptance reached the server's statistics (the item's command -> CompletionEventNotification).
+      await wb.runCommand('NeoX: Show completion statistics');
+      const stats = await until('the statistics table', async () => {
+        const t = await wb.editorText();
+        return /Accepted \| \d+/.test(t) ? t : undefined;
+      }, 20_000);
+      ctx.log(`statistics: ${stats.replace(/\n/g, ' ').slice(0, 300)}`);
+      assert.ok(Number(/\| Accepted \| (\d+) \|/.exec(stats)?.[1]) >= 1, 'one accepted completion counted');
+      assert.ok(Number(/\| Shown \| (\d+) \|/.exec(stats)?.[1]) >= 1, 'shown completions counted');
+      await ctx.shot('1-statistics');
+      await wb.page.keyboard.press('Control+W');
     },
   },
   {

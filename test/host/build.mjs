@@ -1,4 +1,4 @@
-// Bundles the in-host mocha suite (test/host/index.ts + its *.test.ts) for the extension host:
+// Bundles the in-host mocha suite (test/host/index.ts + its *.suite.ts; not *.test.ts, which node:test would pick up) for the extension host:
 // CommonJS (the extension host require()s extensionTestsPath), with `vscode` and `mocha` left external
 // (mocha resolves from the repository's node_modules).   node test/host/build.mjs OUT_DIR
 import * as esbuild from 'esbuild';

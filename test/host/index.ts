@@ -15,9 +15,9 @@ export async function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', timeout: 180_000, color: false, reporter: 'spec' });
   // The suites are bundled into this file: give them mocha's globals, then load them.
   mocha.suite.emit('pre-require', globalThis, 'neox-host-suite', mocha);
-  await import('./extension.test');
-  await import('./commands.test');
-  await import('./engine.test');
+  await import('./extension.suite');
+  await import('./commands.suite');
+  await import('./engine.suite');
   const results: { name: string; ok: boolean; ms: number; error?: string }[] = [];
   await new Promise<void>((resolve, reject) => {
     const runner = mocha.run((failures) => {
