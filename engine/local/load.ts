@@ -20,7 +20,8 @@ export type { LoadOptions, ModelRunner, RunnerInfo } from './runner';
  */
 export function workerEntry(): { script: string | URL; eval?: boolean } {
   if (process.env.NEOX_ENGINE_WORKER) return { script: pathToFileURL(process.env.NEOX_ENGINE_WORKER) };
-  const here = import.meta.url;
+  // import.meta.url is empty in a CommonJS bundle (the extension host): fall back to __filename.
+  const here = typeof import.meta.url === 'string' && import.meta.url ? import.meta.url : pathToFileURL(__filename).href;
   if (here.endsWith('.ts')) {
     // Sources under tsx: a worker does not inherit the parent's loader hooks in Node 20, so a
     // tiny bootstrap registers tsx before importing the TypeScript worker.
