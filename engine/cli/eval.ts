@@ -24,17 +24,22 @@ const command: Command = {
       return value.text;
     });
     const backend = await loadBackend(values);
-    const perFile: { index: number; n: number; nll: number }[] = [];
     const t0 = performance.now();
+    let done = 0;
+    let perFile: { index: number; n: number; nll: number }[];
     try {
-      for (const [index, text] of texts.entries()) {
-        if (signal.aborted) return 130;
-        const { n, nll } = await backend.score(text, maxTokens);
-        perFile.push({ index, n, nll });
-        if (index % 10 === 9 || index === texts.length - 1) {
-          process.stderr.write(`neox: eval ${index + 1}/${texts.length} files, ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-        }
-      }
+      const scores = await backend.score(texts, maxTokens, {
+        signal,
+        onText: () => {
+          if (++done % 10 === 0 || done === texts.length) {
+            process.stderr.write(`neox: eval ${done}/${texts.length} files, ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+          }
+        },
+      });
+      perFile = scores.map(({ n, nll }, index) => ({ index, n, nll }));
+    } catch (e) {
+      if (signal.aborted) return 130;
+      throw e;
     } finally {
       await backend.dispose();
     }

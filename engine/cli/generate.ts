@@ -38,6 +38,8 @@ const LINE_FIELDS: Record<string, { key: keyof DecodingOptions; kind: 'int' | 'n
   num_beams: { key: 'numBeams', kind: 'int' },
   seed: { key: 'seed', kind: 'int' },
   repetition_penalty: { key: 'repetitionPenalty', kind: 'number' },
+  length_penalty: { key: 'lengthPenalty', kind: 'number' },
+  n: { key: 'n', kind: 'int' },
 };
 
 function lineOptions(where: string, line: Record<string, unknown>, defaults: DecodingOptions): { prompt: string; opts: DecodingOptions } {
@@ -50,6 +52,10 @@ function lineOptions(where: string, line: Record<string, unknown>, defaults: Dec
       throw new NeoxError(`${where}: field "${field}" must be ${kind === 'int' ? 'an integer' : 'a number'}`, 'bad_input');
     }
     (opts as unknown as Record<string, number>)[key] = x;
+  }
+  if (line.early_stopping !== undefined && line.early_stopping !== null) {
+    if (typeof line.early_stopping !== 'boolean') throw new NeoxError(`${where}: field "early_stopping" must be true or false`, 'bad_input');
+    opts.earlyStopping = line.early_stopping;
   }
   if (line.stop !== undefined && line.stop !== null) {
     const s = typeof line.stop === 'string' ? [line.stop] : line.stop;
@@ -85,6 +91,7 @@ neox generate [options] --input prompts.jsonl --json
   --n N                  independent samples
   --num-beams B          beam search; with --length-penalty L, --early-stopping
   --input FILE           JSONL: {"prompt", "max_tokens", "temperature", "top_k", "top_p", "num_beams", "stop", "seed"}
+                         (also "repetition_penalty", "length_penalty", "early_stopping", "n"); flags give defaults
   --json                 JSON output: {"ids", "text", "finish_reason"}`,
   options: {
     ...modelOptions,

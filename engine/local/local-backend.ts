@@ -23,7 +23,7 @@ import { validateDecodingOptions } from './decoding/options';
 import { prefillWithReuse } from './decoding/prefix-cache';
 import { generateRows, type SequenceResult } from './decoding/generate';
 import { beamSearch } from './decoding/beam-search';
-import { scoreTokens, type TextNll } from './decoding/perplexity';
+import { scoreTexts, type TextNll } from './decoding/perplexity';
 import { chatTemplateFor, type ChatTemplate } from '../../snippets/chat/template';
 
 export type RunnerLoader = (opts: LoadOptions, onProgress?: (p: LoadProgress) => void) => Promise<ModelRunner>;
@@ -36,8 +36,8 @@ export interface LocalBackendOptions extends LoadOptions {
 export interface LocalBackend extends CompletionBackend {
   /** Several prompts in one batch (one runner row each), same decoding options for all; no beam search. */
   completeBatch(prompts: string[], opts: DecodingOptions & { signal?: AbortSignal }, onChunk?: (c: TextChunk) => void): Promise<CompletionResult>;
-  /** Summed NLL of the first `maxTokens` tokens of `text` (perplexity evaluation). */
-  score(text: string, maxTokens: number): Promise<TextNll>;
+  /** Summed NLL of the first `maxTokens` tokens of each text (perplexity evaluation); `onText` reports progress. */
+  score(texts: string[], maxTokens: number, opts?: { onText?: (index: number, r: TextNll) => void; signal?: AbortSignal }): Promise<TextNll[]>;
   tokenize(text: string): Promise<number[]>;
   /** Available after load(). */
   readonly runnerInfo: RunnerInfo | undefined;
@@ -190,9 +190,9 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
       return backend.complete({ ...rest, prompt, stop: stop.length ? stop : undefined }, onChunk);
     },
 
-    async score(text, maxTokens) {
+    async score(texts, maxTokens, o = {}) {
       await ready();
-      return enqueue(async () => scoreTokens(runner!, tokenizer!.encode(text).slice(0, maxTokens)));
+      return enqueue(async () => scoreTexts(runner!, texts.map((t) => tokenizer!.encode(t).slice(0, maxTokens)), o));
     },
 
     async tokenize(text) {

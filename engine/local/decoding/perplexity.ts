@@ -1,7 +1,9 @@
 /**
  * Perplexity scoring: negative log-likelihood of each token given the ones before it, as
- * Hugging Face computes it (n = tokens - 1 predictions per text). The text is fed in chunks
- * so the logits of a long text never sit in memory all at once (1024 x 50k floats = 200 MB).
+ * Hugging Face computes it (n = tokens - 1 predictions per text). Texts are fed in chunks so
+ * the logits of a long text never sit in memory all at once (1024 x 50k floats = 200 MB), and
+ * the next chunk runs in the engine worker while this thread scores the previous one (the
+ * log-softmax over the vocabulary costs about as much as the forward pass).
  */
 import type { ModelRunner } from '../runner';
 import { logSumExp } from './logits';
@@ -13,25 +15,51 @@ export interface TextNll {
   nll: number;
 }
 
-export async function scoreTokens(
+interface Chunk {
+  text: number;
+  start: number;
+  part: number[];
+}
+
+/** Score each id list in `texts`; `onText(i, result)` is called as each one completes. */
+export async function scoreTexts(
   runner: ModelRunner,
-  ids: readonly number[],
-  chunk = 256,
-  signal?: AbortSignal,
-): Promise<TextNll> {
-  if (ids.length < 2) return { n: 0, nll: 0 };
-  runner.reset(1);
+  texts: readonly (readonly number[])[],
+  opts: { chunk?: number; signal?: AbortSignal; onText?: (index: number, r: TextNll) => void } = {},
+): Promise<TextNll[]> {
+  const size = opts.chunk ?? 256;
   const vocab = runner.info.vocabSize;
-  let nll = 0;
-  // The last token predicts nothing we score: feed ids[0 .. len-2].
-  for (let start = 0; start < ids.length - 1; start += chunk) {
-    signal?.throwIfAborted();
-    const part = ids.slice(start, Math.min(start + chunk, ids.length - 1));
-    const [all] = await runner.forward([part], { allLogits: true });
-    for (let p = 0; p < part.length; p++) {
-      const row = all!.subarray(p * vocab, (p + 1) * vocab);
-      nll += logSumExp(row) - row[ids[start + p + 1]!]!;
+  const results = texts.map((ids) => ({ n: Math.max(0, ids.length - 1), nll: 0 }));
+  // The last token of a text predicts nothing we score: feed ids[0 .. len-2] of each text.
+  const chunks: Chunk[] = [];
+  texts.forEach((ids, text) => {
+    for (let start = 0; start < ids.length - 1; start += size) {
+      chunks.push({ text, start, part: ids.slice(start, Math.min(start + size, ids.length - 1)) });
     }
+  });
+  const launch = (c: Chunk) => {
+    if (c.start === 0) runner.reset(1); // a new text starts from an empty cache
+    return runner.forward([c.part], { allLogits: true });
+  };
+  const remaining = texts.map((ids) => Math.ceil(Math.max(0, ids.length - 1) / size));
+  texts.forEach((_, i) => remaining[i] === 0 && opts.onText?.(i, results[i]!));
+  let pending = chunks.length ? launch(chunks[0]!) : undefined;
+  for (let k = 0; k < chunks.length; k++) {
+    if (opts.signal?.aborted) {
+      await pending!.catch(() => undefined); // never leave a forward() running behind our back
+      opts.signal.throwIfAborted();
+    }
+    const [all] = await pending!;
+    pending = k + 1 < chunks.length ? launch(chunks[k + 1]!) : undefined; // overlaps the scoring below
+    const c = chunks[k]!;
+    const ids = texts[c.text]!;
+    let nll = 0;
+    for (let p = 0; p < c.part.length; p++) {
+      const row = all!.subarray(p * vocab, (p + 1) * vocab);
+      nll += logSumExp(row) - row[ids[c.start + p + 1]!]!;
+    }
+    results[c.text]!.nll += nll;
+    if (--remaining[c.text]! === 0) opts.onText?.(c.text, results[c.text]!);
   }
-  return { n: ids.length - 1, nll };
+  return results;
 }
