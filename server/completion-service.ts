@@ -122,6 +122,12 @@ export class CompletionService {
       const maxTokens = Math.max(1, Math.min(s.maxTokens, info.contextLength - 16));
       const budget = Math.max(32, Math.min(s.contextBudget, info.contextLength - maxTokens - 8));
       const built = await this.prompts.build({ ...req, budget, crossFile: s.crossFileContext });
+      // BPE tokenizers put a space at the start of the next token (" foo"): a prompt ending in
+      // spaces forces rare tokens and derails the model. Generate from before the spaces and
+      // take them back off the completion.
+      const trailing = /[ \t]*$/.exec(built.prompt)![0];
+      const prompt = built.prompt.slice(0, built.prompt.length - trailing.length);
+      const untrail = (raw: string) => (raw.startsWith(trailing) ? raw.slice(trailing.length) : raw.replace(/^[ \t]+/, ''));
       const n = req.invoked ? Math.max(1, s.candidates) : 1;
       // Sampling is what makes several candidates differ.
       const temperature = n > 1 ? Math.max(s.temperature, 0.6) : s.temperature;
@@ -133,7 +139,7 @@ export class CompletionService {
         maxLines: multiline ? s.maxLines : 1,
       };
       const finish = (raw: string[], source: AnswerSource, extra: Partial<InlineAnswer> = {}): InlineAnswer => {
-        const texts = [...new Set(raw.map((r) => postprocess(r, ppctx)).filter((t): t is string => t !== undefined))];
+        const texts = [...new Set(raw.map((r) => postprocess(untrail(r), ppctx)).filter((t): t is string => t !== undefined))];
         const latencyMs = elapsed();
         this.deps.stats.request(source === 'cache' ? 'cache' : 'generated', latencyMs);
         if (texts.length) this.typedThrough.remember({ uri: req.uri, prefix, suffix, texts, completionId });
@@ -158,7 +164,7 @@ export class CompletionService {
       const onChunk = (c: { index: number; text: string }) => {
         if (c.index >= n || done[c.index]) return;
         acc[c.index] += c.text;
-        if (c.text.includes('\n') && isComplete(acc[c.index]!, ppctx)) {
+        if (c.text.includes('\n') && isComplete(untrail(acc[c.index]!), ppctx)) {
           done[c.index] = true;
           if (done.every(Boolean)) {
             earlyStop = true;
@@ -172,7 +178,7 @@ export class CompletionService {
         this.deps.onGenerating?.(true);
         try {
           return await backend.complete(
-            { prompt: built.prompt, maxTokens, temperature, n, stop: multiline ? ['\n\n\n'] : ['\n'], signal: gen.signal },
+            { prompt, maxTokens, temperature, n, stop: multiline ? ['\n\n\n'] : ['\n'], signal: gen.signal },
             onChunk,
           );
         } finally {

@@ -158,6 +158,8 @@ async function pullSettings(pushed?: unknown): Promise<void> {
     // Start loading now so the first completion does not pay for it; failures show in status.
     if (next.enabled) void backends.ready().catch(() => undefined);
   } else if (!next.enabled) setStatus({ state: 'disabled' });
+  // Re-enabled with the same backend (client helper's fix): leave 'disabled' once the backend is ready.
+  else if (status.state === 'disabled') void backends.ready().then(() => setStatus({ state: 'ready' }), () => undefined);
 }
 
 connection.onInitialize((params: InitializeParams) => {
@@ -207,7 +209,9 @@ connection.languages.inlineCompletion.on(async (params, token) => {
       { uri: doc.uri, path, languageId: doc.languageId, text, offset, invoked: params.context?.triggerKind === 1 },
       signalOf(token),
     );
-    if (answer.source !== 'cancelled') setStatus({ lastLatencyMs: Math.round(answer.latencyMs) });
+    // Cancelled by the client, or superseded by a newer request: LSP's RequestCancelled.
+    if (answer.source === 'cancelled') throw new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled: a newer request or $/cancelRequest');
+    setStatus({ lastLatencyMs: Math.round(answer.latencyMs) });
     const range = { start: params.position, end: params.position };
     const items: InlineCompletionItem[] = answer.texts.map((insertText) => ({
       insertText,

@@ -1,7 +1,7 @@
+import { languageSpec } from '../language';
 import { indentOf, linePrefix, type PostprocessRule } from './types';
 
 const CLOSER_LINE = /^\s*[}\])]/;
-const OPENS_BLOCK = /(?:[:{([]|=>)\s*$/;
 
 /**
  * Multi-line mode: stop where the block the cursor is in ends, judged by indentation.
@@ -17,7 +17,8 @@ export const stopAtBlockEnd: PostprocessRule = (text, ctx) => {
   const cur = linePrefix(ctx);
   const blank = cur.trim() === '';
   const base = indentOf(cur);
-  const opens = !blank && OPENS_BLOCK.test(cur + (text.split('\n')[0] ?? ''));
+  const head = cur + (text.split('\n')[0] ?? '');
+  const opens = !blank && (/[{([]\s*$/.test(head) || (languageSpec(ctx.languageId).indentBlocks && /:\s*$/.test(head)));
   const lines = text.split('\n');
   const out: string[] = [lines[0]!];
   let blankRun = 0;

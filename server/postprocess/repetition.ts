@@ -8,8 +8,10 @@ const HAS_WORD = /[A-Za-z0-9_]/;
  * and everything after it.
  * - Line loops: a block of 1..4 lines (containing a word character, so `}` `}` `}` is
  *   fine) occurring three times in a row.
- * - In-line loops: a unit of 2+ characters repeated 6+ times in a row (24+ characters): the
- *   text is cut after its second occurrence.
+ * - Recurring lines: a line of 20+ characters seen before in the completion, or a line of
+ *   6+ characters with a word in it seen twice before, starts a loop (cut before it).
+ * - In-line loops: a unit of 2..9 characters repeated 6+ times in a row, or of 10..80
+ *   characters 3+ times: the text is cut after its second occurrence.
  */
 export const cutRepetitionLoops: PostprocessRule = (text) => {
   const lines = text.split('\n');
@@ -25,8 +27,18 @@ export const cutRepetitionLoops: PostprocessRule = (text) => {
       if (same) return lines.slice(0, i + k).join('\n');
     }
   }
-  // In-line loops: (unit){6,} with a unit of 2..40 characters.
-  const m = /(.{2,40}?)\1{5,}/s.exec(text);
-  if (m && m[0].length >= 24 && HAS_WORD.test(m[1]!)) return text.slice(0, m.index + 2 * m[1]!.length);
+  const seen = new Map<string, number>();
+  for (let i = 0; i < lines.length; i++) {
+    const l = key(lines[i]!);
+    if (l.length < 6 || !HAS_WORD.test(l)) continue;
+    const n = (seen.get(l) ?? 0) + 1;
+    seen.set(l, n);
+    if ((n >= 2 && l.length >= 20) || n >= 3) return lines.slice(0, i).join('\n');
+  }
+  // In-line loops.
+  const short = /([^\n]{2,9}?)\1{5,}/.exec(text);
+  const long = /([^\n]{10,80}?)\1{2,}/.exec(text);
+  const m = [short, long].filter((x) => x && HAS_WORD.test(x[1]!)).sort((a, b) => a!.index - b!.index)[0];
+  if (m) return text.slice(0, m.index + 2 * m[1]!.length);
   return text;
 };

@@ -141,3 +141,19 @@ for (const [name, src, lang, want] of [
     assert.equal(await decideMultiline(text, offset, lang), want);
   });
 }
+
+golden(cutRepetitionLoops, [
+  [
+    'long line recurring',
+    'void;\nexport type FieldProcessor = (\n\trequest: string,\n) => void;\nexport type FieldProcessor = (\n\trequest: string,',
+    { languageId: 'typescript' },
+    'void;\nexport type FieldProcessor = (\n\trequest: string,\n) => void;',
+  ],
+  [
+    'long phrase loop within a line',
+    'string;\n * true when key is a `./foo/`-style key with no `./foo/`-style key with no `./foo/`-style key with no `./foo/`',
+    {},
+    'string;\n * true when key is a `./foo/`-style key with no `./foo/`-style key with no',
+  ],
+  ['short lines may recur twice', 'break;\n}\nbreak;\n}', {}, 'break;\n}\nbreak;\n}'],
+]);

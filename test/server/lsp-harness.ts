@@ -1,0 +1,119 @@
+/**
+ * Drives the real language server over stdio with vscode-jsonrpc, as an editor would:
+ * initialize (answering workspace/configuration with the given settings), open documents,
+ * request inline completions, read the server process's RSS from /proc.
+ *
+ * NEOX_SERVER=dist runs the bundle (dist/server.mjs, after `npm run build`); the default runs
+ * server/server.ts from sources through tsx.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  CancellationTokenSource,
+  createMessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type MessageConnection,
+} from 'vscode-languageserver-protocol/node';
+import { InlineCompletionRequest, type InlineCompletionList, type Position } from 'vscode-languageserver-protocol';
+import type { NeoxSettings, StatusParams } from '../../server/protocol';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface Harness {
+  conn: MessageConnection;
+  child: ChildProcess;
+  statuses: StatusParams[];
+  streams: { streamId: string; delta: string }[];
+  stderr: () => string;
+  settings: Partial<NeoxSettings> & Record<string, unknown>;
+  open(uri: string, languageId: string, text: string): Promise<void>;
+  change(uri: string, text: string): Promise<void>;
+  inline(uri: string, position: Position, opts?: { invoked?: boolean; token?: CancellationTokenSource }): Promise<InlineCompletionList | null>;
+  waitReady(timeoutMs?: number): Promise<StatusParams>;
+  rssKb(): number;
+  close(): Promise<void>;
+}
+
+export async function startServer(settings: Partial<NeoxSettings> & Record<string, unknown> = {}, init: Record<string, unknown> = {}): Promise<Harness> {
+  const args =
+    process.env.NEOX_SERVER === 'dist' ? ['dist/server.mjs', '--stdio'] : ['--import', 'tsx', 'server/server.ts', '--stdio'];
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  const statuses: StatusParams[] = [];
+  const streams: { streamId: string; delta: string }[] = [];
+  const h: Harness = {
+    conn,
+    child,
+    statuses,
+    streams,
+    stderr: () => err,
+    settings,
+    async open(uri, languageId, text) {
+      versions.set(uri, 1);
+      await conn.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId, version: 1, text } });
+    },
+    async change(uri, text) {
+      const v = (versions.get(uri) ?? 1) + 1;
+      versions.set(uri, v);
+      await conn.sendNotification('textDocument/didChange', { textDocument: { uri, version: v }, contentChanges: [{ text }] });
+    },
+    inline(uri, position, opts = {}) {
+      const params = { textDocument: { uri }, position, context: { triggerKind: opts.invoked ? 1 : 2 } };
+      return conn.sendRequest(InlineCompletionRequest.type, params as never, opts.token?.token) as Promise<InlineCompletionList | null>;
+    },
+    async waitReady(timeoutMs = 120_000) {
+      const t0 = Date.now();
+      for (;;) {
+        const s = await conn.sendRequest<StatusParams>('neox/getStatus');
+        if (s.state === 'ready') return s;
+        // 'error' may be the previous configuration's state until the new settings arrive.
+        if (s.state === 'error' && Date.now() - t0 > 5000) throw new Error(`server status error: ${s.message}`);
+        if (Date.now() - t0 > timeoutMs) throw new Error(`server not ready after ${timeoutMs} ms: ${JSON.stringify(s)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    rssKb() {
+      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) : 0;
+    },
+    async close() {
+      try {
+        await Promise.race([conn.sendRequest('shutdown'), new Promise((r) => setTimeout(r, 3000))]);
+        await conn.sendNotification('exit');
+      } catch {
+        // already gone
+      }
+      await new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+      conn.dispose();
+    },
+  };
+  const versions = new Map<string, number>();
+  conn.onRequest('workspace/configuration', (p: unknown) =>
+    (p as { items: { section?: string }[] }).items.map((i) => (i.section === 'neoxComplete' ? h.settings : null)),
+  );
+  conn.onNotification('neox/status', (s: unknown) => void statuses.push(s as StatusParams));
+  conn.onNotification('neox/stream', (s: unknown) => void streams.push(s as { streamId: string; delta: string }));
+  conn.onNotification('window/logMessage', () => undefined);
+  conn.listen();
+  await conn.sendRequest('initialize', {
+    processId: process.pid,
+    rootUri: 'file:///work/project',
+    capabilities: { workspace: { configuration: true } },
+    initializationOptions: init,
+  });
+  await conn.sendNotification('initialized', {});
+  return h;
+}
+
+export { CancellationTokenSource };

@@ -1,0 +1,239 @@
+// Scheduler logic: lock, debounce, LRU, typed-through and the CompletionService's cancellation.
+// The service tests use a TEST DOUBLE backend (ScriptedBackend below), clearly not the engine:
+// it streams a fixed script one "token" every few ms and honours the AbortSignal between
+// tokens, which is exactly the contract of CompletionBackend these tests exercise.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { CompletionBackend, CompletionRequest, CompletionResult, ModelInfo, TextChunk } from '../../engine/types';
+import { CompletionService, isComplete, type CompletionSettings } from '../../server/completion-service';
+import { AdaptiveDebounce, sleep } from '../../server/scheduler/debounce';
+import { GenerationLock } from '../../server/scheduler/generation-lock';
+import { LruCache } from '../../server/scheduler/lru';
+import { TypedThrough } from '../../server/scheduler/typed-through';
+import { Statistics } from '../../server/stats';
+
+test('GenerationLock: never two at once, in order, aborted waiters skipped', async () => {
+  const lock = new GenerationLock();
+  const log: string[] = [];
+  let concurrent = 0;
+  let maxConcurrent = 0;
+  const job = (name: string, ms: number) => async () => {
+    concurrent++;
+    maxConcurrent = Math.max(maxConcurrent, concurrent);
+    log.push(`start ${name}`);
+    await new Promise((r) => setTimeout(r, ms));
+    concurrent--;
+    log.push(`end ${name}`);
+    return name;
+  };
+  const aborted = new AbortController();
+  const results = Promise.all([
+    lock.run(undefined, job('a', 20)),
+    lock.run(aborted.signal, job('b', 20)),
+    lock.run(undefined, job('c', 5)),
+  ]);
+  aborted.abort();
+  assert.deepEqual(await results, ['a', undefined, 'c']);
+  assert.equal(maxConcurrent, 1);
+  assert.deepEqual(log, ['start a', 'end a', 'start c', 'end c']);
+  assert.equal(lock.running, 0);
+});
+
+test('GenerationLock: a throwing job releases the lock', async () => {
+  const lock = new GenerationLock();
+  await assert.rejects(lock.run(undefined, async () => Promise.reject(new Error('boom'))));
+  assert.equal(await lock.run(undefined, async () => 7), 7);
+});
+
+test('AdaptiveDebounce: fixed setting, auto follows latency within bounds', () => {
+  const d = new AdaptiveDebounce(120);
+  assert.equal(d.delayMs, 120);
+  d.setting = 'auto';
+  assert.equal(d.delayMs, 75);
+  for (let i = 0; i < 20; i++) d.observe(60);
+  assert.equal(d.delayMs, 30);
+  for (let i = 0; i < 20; i++) d.observe(2000);
+  assert.equal(d.delayMs, 250);
+  for (let i = 0; i < 30; i++) d.observe(1);
+  assert.equal(d.delayMs, 20);
+});
+
+test('sleep: resolves false as soon as the signal aborts', async () => {
+  const c = new AbortController();
+  const t0 = performance.now();
+  const p = sleep(1000, c.signal);
+  setTimeout(() => c.abort(), 10);
+  assert.equal(await p, false);
+  assert.ok(performance.now() - t0 < 200);
+  assert.equal(await sleep(1, new AbortController().signal), true);
+});
+
+test('LruCache: evicts the least recently used', () => {
+  const c = new LruCache<string, number>(2);
+  c.set('a', 1);
+  c.set('b', 2);
+  c.get('a');
+  c.set('c', 3);
+  assert.equal(c.get('b'), undefined);
+  assert.equal(c.get('a'), 1);
+  assert.equal(c.get('c'), 3);
+});
+
+test('TypedThrough: answers while typed text matches, not after divergence or suffix change', () => {
+  const t = new TypedThrough();
+  t.remember({ uri: 'u', prefix: 'x = ', suffix: '\n', texts: ['foo(1)', 'fob()'], completionId: 'id1' });
+  assert.deepEqual(t.match('u', 'x = fo', '\n')?.texts, ['o(1)', 'b()']);
+  assert.deepEqual(t.match('u', 'x = foo', '\n')?.texts, ['(1)']);
+  assert.equal(t.match('u', 'x = foo(1)', '\n'), undefined); // fully typed: nothing left
+  assert.equal(t.match('u', 'x = q', '\n'), undefined);
+  assert.equal(t.match('u', 'x = f', ')\n'), undefined);
+  assert.equal(t.match('u', 'x = ', '\n'), undefined);
+  assert.equal(t.match('v', 'x = f', '\n'), undefined);
+});
+
+// ---------------- TEST DOUBLE (not the engine) ----------------
+class ScriptedBackend implements CompletionBackend {
+  running = 0;
+  maxRunning = 0;
+  calls: CompletionRequest[] = [];
+  constructor(
+    private readonly script: string[],
+    private readonly msPerToken = 5,
+  ) {}
+  async load(): Promise<ModelInfo> {
+    return { id: 'scripted', backend: 'local', contextLength: 2048 };
+  }
+  async complete(req: CompletionRequest, onChunk?: (c: TextChunk) => void): Promise<CompletionResult> {
+    this.calls.push(req);
+    this.running++;
+    this.maxRunning = Math.max(this.maxRunning, this.running);
+    try {
+      let text = '';
+      for (const tok of this.script) {
+        if (req.signal?.aborted) return { choices: [{ index: 0, text, finishReason: 'cancelled' }], usage: { promptTokens: 1, completionTokens: 0 } };
+        await new Promise((r) => setTimeout(r, this.msPerToken));
+        const stopAt = (req.stop ?? []).map((s) => (text + tok).indexOf(s)).filter((i) => i >= 0);
+        if (stopAt.length) {
+          const cut = (text + tok).slice(0, Math.min(...stopAt));
+          onChunk?.({ index: 0, text: cut.slice(text.length) });
+          return { choices: [{ index: 0, text: cut, finishReason: 'stop' }], usage: { promptTokens: 1, completionTokens: 1 } };
+        }
+        text += tok;
+        onChunk?.({ index: 0, text: tok });
+      }
+      return { choices: [{ index: 0, text, finishReason: 'length' }], usage: { promptTokens: 1, completionTokens: 1 } };
+    } finally {
+      this.running--;
+    }
+  }
+  chat(): Promise<CompletionResult> {
+    throw new Error('not used');
+  }
+  async countTokens(text: string): Promise<number> {
+    return Math.ceil(text.length / 4);
+  }
+  async health() {
+    return { ok: true };
+  }
+  async dispose() {}
+}
+
+const SETTINGS: CompletionSettings = { maxTokens: 64, temperature: 0, contextBudget: 1024, candidates: 1, maxLines: 12, crossFileContext: true, debounceMs: 0 };
+
+function service(backend: ScriptedBackend, settings: Partial<CompletionSettings> = {}) {
+  const stats = new Statistics();
+  const svc = new CompletionService({
+    ready: async () => ({ backend, info: await backend.load() }),
+    countTokens: (t) => backend.countTokens(t),
+    isLocal: () => true,
+    settings: () => ({ ...SETTINGS, ...settings }),
+    stats,
+  });
+  svc.debounce.setting = settings.debounceMs ?? 0;
+  return { svc, stats };
+}
+
+const req = (text: string, extra: Partial<{ invoked: boolean; uri: string }> = {}) => ({
+  uri: extra.uri ?? 'file:///a.py',
+  path: 'a.py',
+  languageId: 'python',
+  text,
+  offset: text.length,
+  invoked: extra.invoked ?? false,
+});
+
+test('CompletionService: a newer request aborts the running generation between tokens', async () => {
+  const backend = new ScriptedBackend(Array.from({ length: 200 }, (_, i) => `t${i}`), 5);
+  const { svc } = service(backend);
+  const first = svc.complete(req('def f(x):\n    return x'));
+  for (let i = 0; i < 200 && svc.inFlight === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(svc.inFlight, 1);
+  const t0 = performance.now();
+  const second = svc.complete(req('def f(x):\n    return x +'));
+  const a = await first;
+  assert.equal(a.source, 'cancelled');
+  assert.ok(performance.now() - t0 < 100, 'outdated generation stopped within a few tokens');
+  await second;
+  assert.equal(backend.maxRunning, 1, 'never two generations at once');
+  assert.equal(svc.inFlight, 0);
+});
+
+test('CompletionService: the client cancelling stops the generation', async () => {
+  const backend = new ScriptedBackend(Array.from({ length: 200 }, () => 'x'), 5);
+  const { svc } = service(backend);
+  const c = new AbortController();
+  const p = svc.complete(req('a = '), c.signal);
+  for (let i = 0; i < 200 && svc.inFlight === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  c.abort();
+  const t0 = performance.now();
+  assert.equal((await p).source, 'cancelled');
+  assert.ok(performance.now() - t0 < 50);
+});
+
+test('CompletionService: early stop once the block is complete, cache hit, typed-through', async () => {
+  const backend = new ScriptedBackend(['\n', '    ', 'return', ' x', '\n', 'def', ' g', '():', '\n', '    pass', '\n'].concat(Array(50).fill('# filler\n')), 2);
+  const { svc, stats } = service(backend);
+  const text = 'def f(x):';
+  const a = await svc.complete(req(text));
+  assert.equal(a.source, 'generated');
+  assert.deepEqual(a.texts, ['\n    return x']);
+  // Stopped right after the dedented line, long before the 61-token script ended.
+  assert.ok(backend.calls.length === 1);
+  const b = await svc.complete(req(text));
+  assert.equal(b.source, 'cache');
+  assert.deepEqual(b.texts, a.texts);
+  const c = await svc.complete(req(text + '\n    ret'));
+  assert.equal(c.source, 'typedThrough');
+  assert.deepEqual(c.texts, ['urn x']);
+  assert.equal(backend.calls.length, 1, 'cache and typed-through did not generate');
+  const s = stats.snapshot();
+  assert.equal(s.requests, 3);
+  assert.equal(s.cacheHits, 1);
+  assert.equal(s.typedThroughHits, 1);
+});
+
+test('CompletionService: trailing spaces are not sent to the model and not doubled in the result', async () => {
+  const backend = new ScriptedBackend([' value', ' + 1', '\n'], 1);
+  const { svc } = service(backend);
+  const a = await svc.complete(req('x = '));
+  assert.equal(backend.calls[0]!.prompt.endsWith('x ='), true);
+  assert.deepEqual(a.texts, ['value + 1']);
+});
+
+test('CompletionService: debounce waits before generating, and a newer keystroke skips the generation', async () => {
+  const backend = new ScriptedBackend(['1', '\n'], 1);
+  const { svc } = service(backend, { debounceMs: 60 });
+  const p1 = svc.complete(req('a = '));
+  await new Promise((r) => setTimeout(r, 10));
+  const p2 = svc.complete(req('a = b'));
+  assert.equal((await p1).source, 'cancelled');
+  await p2;
+  assert.equal(backend.calls.length, 1, 'only the last keystroke generated');
+});
+
+test('isComplete: single line at newline, multi-line at dedent', () => {
+  const ctx = { languageId: 'python', prefix: 'def f():', suffix: '', multiline: true, maxLines: 12 };
+  assert.equal(isComplete('\n    a = 1\n', ctx), false);
+  assert.equal(isComplete('\n    a = 1\nprint(a)\n', ctx), true);
+  assert.equal(isComplete('abc\n', { ...ctx, multiline: false }), true);
+});
