@@ -209,6 +209,7 @@ connection.languages.inlineCompletion.on(async (params, token) => {
       { uri: doc.uri, path, languageId: doc.languageId, text, offset, invoked: params.context?.triggerKind === 1 },
       signalOf(token),
     );
+    lastAnswer = { source: answer.source, latencyMs: answer.latencyMs, promptTokens: answer.promptTokens, promptTokensReused: answer.promptTokensReused, multiline: answer.multiline };
     // Cancelled by the client, or superseded by a newer request: LSP's RequestCancelled.
     if (answer.source === 'cancelled') throw new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled: a newer request or $/cancelRequest');
     setStatus({ lastLatencyMs: Math.round(answer.latencyMs) });
@@ -251,6 +252,10 @@ connection.onNotification(SetSecretsNotification, (p) => backends.setApiKey(p?.a
 connection.onNotification(CompletionEventNotification, (p) => {
   if (p && ['shown', 'accepted', 'partiallyAccepted', 'dismissed'].includes(p.kind)) stats.event(p.kind);
 });
+
+/** Bench and diagnostics hook: how the last inline request was answered. */
+let lastAnswer: Record<string, unknown> = {};
+connection.onRequest('neox/debug/lastCompletion', () => lastAnswer);
 
 /** Test and diagnostics hook: how many inline generations are running right now. */
 connection.onRequest('neox/debug/inFlight', () => ({ inFlight: completions.inFlight, lockRunning: completions.lock.running }));

@@ -7,7 +7,7 @@
  *
  * Prompts are kept stable while the user types so the engine's prefix KV cache hits:
  * - the prefix start stays put (sticky per document) until the prefix outgrows the budget,
- *   and then moves forward far enough (to 75% of the budget) to stay put for a while again;
+ *   and then moves forward far enough (to 85% of the budget) to stay put for a while again;
  * - the snippet choice stays the same while the cursor stays in the same 16-line region and
  *   the chosen chunks are unchanged.
  */
@@ -121,7 +121,7 @@ export class PromptBuilder {
         start = 0;
         prefixTokens = whole;
       } else {
-        ({ start, tokens: prefixTokens } = await this.fitStart(r.text, r.offset, Math.floor(prefixBudget * 0.75), prefixBudget));
+        ({ start, tokens: prefixTokens } = await this.fitStart(r.text, r.offset, Math.floor(prefixBudget * 0.85), prefixBudget));
       }
     }
     this.sticky.set(r.uri, { start, region, snippetIds: keptIds, snippetTexts: keptIds.map((id) => this.ring.get(id)!.text) });
