@@ -237,3 +237,14 @@ test('isComplete: single line at newline, multi-line at dedent', () => {
   assert.equal(isComplete('\n    a = 1\nprint(a)\n', ctx), true);
   assert.equal(isComplete('abc\n', { ...ctx, multiline: false }), true);
 });
+
+test('CompletionService: an invoked request asks for several candidates (sampling), automatic for one', async () => {
+  const backend = new ScriptedBackend([' 1', '\n'], 1);
+  const { svc } = service(backend, { candidates: 3 });
+  await svc.complete(req('a =', { invoked: true }));
+  await svc.complete(req('b =', { invoked: false }));
+  assert.equal(backend.calls[0]!.n, 3);
+  assert.ok((backend.calls[0]!.temperature ?? 0) > 0);
+  assert.equal(backend.calls[1]!.n, 1);
+  assert.equal(backend.calls[1]!.temperature, 0);
+});
