@@ -179,7 +179,7 @@ async function runHostTests(
     outcomes.push({ name: 'in-host mocha suite', ok: false, ms: Date.now() - t0, error: e.message });
     return undefined;
   });
-  await page.screenshot({ path: join(resultsDir, '5-host-tests.png') }).catch(() => undefined);
+  await page.screenshot({ path: join(resultsDir, '6-host-tests.png') }).catch(() => undefined);
   await page.close();
   if (code === undefined) return;
   // Per-test results written by the suite (test/host/index.ts); fall back to the exit code alone.
