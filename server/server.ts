@@ -60,8 +60,15 @@ function setStatus(patch: Partial<StatusParams>): void {
 }
 
 let backends = new BackendManager({});
+/** Resolves once the first settings are applied: requests arriving earlier wait for them. */
+let settingsApplied!: () => void;
+const settingsReady = new Promise<void>((r) => (settingsApplied = r));
+const readyBackend = async () => {
+  await settingsReady;
+  return backends.ready();
+};
 const completions = new CompletionService({
-  ready: () => backends.ready(),
+  ready: readyBackend,
   countTokens: (t) => backends.countTokens(t),
   isLocal: () => settings.backend === 'local',
   settings: () => completionSettings(settings),
@@ -111,7 +118,7 @@ function signalOf(token: CancellationToken): AbortSignal {
 async function streaming<T>(streamId: string, token: CancellationToken, fn: (d: GenerateDeps) => Promise<T>): Promise<T> {
   if (typeof streamId !== 'string' || !streamId) throw new ResponseError(ErrorCodes.InvalidParams, 'streamId must be a non-empty string');
   try {
-    const { backend, info } = await backends.ready();
+    const { backend, info } = await readyBackend();
     const signal = signalOf(token);
     const deps: GenerateDeps = {
       backend,
@@ -160,6 +167,7 @@ async function pullSettings(pushed?: unknown): Promise<void> {
   } else if (!next.enabled) setStatus({ state: 'disabled' });
   // Re-enabled with the same backend (client helper's fix): leave 'disabled' once the backend is ready.
   else if (status.state === 'disabled') void backends.ready().then(() => setStatus({ state: 'ready' }), () => undefined);
+  settingsApplied();
 }
 
 connection.onInitialize((params: InitializeParams) => {

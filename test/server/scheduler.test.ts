@@ -248,3 +248,22 @@ test('CompletionService: an invoked request asks for several candidates (samplin
   assert.equal(backend.calls[1]!.n, 1);
   assert.equal(backend.calls[1]!.temperature, 0);
 });
+
+test('GenerationLock: a waiter cancelled behind a long job returns at once, order kept', async () => {
+  const lock = new GenerationLock();
+  const log: string[] = [];
+  const long = lock.run(undefined, async () => {
+    await new Promise((r) => setTimeout(r, 150));
+    log.push('long');
+  });
+  const c = new AbortController();
+  const t0 = performance.now();
+  const waiter = lock.run(c.signal, async () => log.push('never'));
+  const after = lock.run(undefined, async () => log.push('after'));
+  setTimeout(() => c.abort(), 10);
+  assert.equal(await waiter, undefined);
+  assert.ok(performance.now() - t0 < 100, 'cancelled waiter did not wait for the long job');
+  await Promise.all([long, after]);
+  assert.deepEqual(log, ['long', 'after']);
+  assert.equal(lock.running, 0);
+});
