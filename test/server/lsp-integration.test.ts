@@ -223,6 +223,44 @@ describe(`language server over stdio, real model (${QUANT})`, () => {
     assert.equal(h.child.exitCode, null);
   });
 
+  test('settings apply live: disabled languages get no items, status reports the model', async () => {
+    const uri = 'file:///work/project/live.ts';
+    await h.open(uri, 'typescript', 'const total = values.reduce(');
+    h.settings.enabledLanguages = ['python'];
+    await h.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
+    await new Promise((r) => setTimeout(r, 200));
+    const off = await h.inline(uri, { line: 0, character: 28 }, { invoked: true });
+    assert.deepEqual(off?.items, []);
+    delete h.settings.enabledLanguages;
+    await h.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
+    await new Promise((r) => setTimeout(r, 200));
+    const on = await h.inline(uri, { line: 0, character: 28 }, { invoked: true });
+    assert.ok(on && Array.isArray(on.items));
+    assert.ok(h.statuses.some((s) => s.state === 'ready' && s.model.endsWith('neox-code-23m')));
+  });
+
+  test('a streaming request (generateFile) is cancellable mid-stream', async () => {
+    h.settings.maxTokens = 1500;
+    await h.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
+    await new Promise((r) => setTimeout(r, 200));
+    const cts = new CancellationTokenSource();
+    const pending = h.conn.sendRequest<{ finishReason: string }>(
+      'neox/generateFile',
+      { streamId: 'cancel-me', description: 'Utility functions for strings.', fileName: 'strings.py' },
+      cts.token,
+    );
+    // Wait for generated text (beyond the echoed description) to stream, then cancel.
+    for (let i = 0; i < 400 && h.streams.filter((x) => x.streamId === 'cancel-me').length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    const t0 = performance.now();
+    cts.cancel();
+    const outcome = await pending.then((r) => r.finishReason, (e: { code?: number }) => e.code);
+    assert.ok(outcome === 'cancelled' || outcome === -32800, String(outcome));
+    assert.ok(performance.now() - t0 < 300, 'cancel took too long');
+    h.settings.maxTokens = 64;
+    await h.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
+    await new Promise((r) => setTimeout(r, 200));
+  });
+
   test('generateFromComment streams and returns code for a Python comment', async () => {
     const uri = 'file:///work/project/gen.py';
     await h.open(uri, 'python', 'import os\n\n# return the names of the files in folder that end with .txt\n');
