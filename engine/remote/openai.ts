@@ -13,6 +13,7 @@
  */
 import type { ChatRequest, CompletionBackend, CompletionRequest, CompletionResult, DecodingOptions, FinishReason, ModelInfo, TextChunk } from '../types';
 import { NeoxError } from '../types';
+import { ChatFallback } from './chat-fallback';
 import { CancelledError, HttpClient, type CallOptions } from './http';
 import { ResultBuilder } from './result';
 import { endpoint, type ResolvedRemoteSettings } from './settings';
@@ -46,8 +47,13 @@ export class OpenAIBackend implements CompletionBackend {
   private loading?: Promise<ModelInfo>;
   private info?: ModelInfo;
   private contextSource = 'the contextLength setting';
+  private readonly chatFallback = new ChatFallback();
 
-  constructor(private readonly s: ResolvedRemoteSettings) {
+  /** `templateFallback: false` for TGI's chat delegate: TGI falls back to its own native route. */
+  constructor(
+    private readonly s: ResolvedRemoteSettings,
+    private readonly opts: { templateFallback?: boolean } = {},
+  ) {
     this.http = new HttpClient({ ...s, ca: () => trustedCertificates(s.caFile) });
     this.counter = new TokenCounter(s.tokenizerPath);
   }
@@ -102,10 +108,19 @@ export class OpenAIBackend implements CompletionBackend {
 
   async chat(req: ChatRequest, onChunk?: (c: TextChunk) => void): Promise<CompletionResult> {
     const info = await this.load();
-    // Template overhead is a few tokens per message; 8 keeps the budget on the safe side.
-    const promptTokens = req.messages.reduce((n, m) => n + this.counter.count(m.content) + 8, 0);
-    const body = { model: info.id, messages: req.messages, ...this.decoding(req, promptTokens, info) };
-    return this.run('v1/chat/completions', body, req, promptTokens, onChunk);
+    const viaServer = () => {
+      // Template overhead is a few tokens per message; 8 keeps the budget on the safe side.
+      const promptTokens = req.messages.reduce((n, m) => n + this.counter.count(m.content) + 8, 0);
+      const body = { model: info.id, messages: req.messages, ...this.decoding(req, promptTokens, info) };
+      return this.run('v1/chat/completions', body, req, promptTokens, onChunk);
+    };
+    if (this.opts.templateFallback === false) return viaServer();
+    return this.chatFallback.run(
+      req,
+      onChunk,
+      viaServer,
+      (r, cb) => this.complete(r, cb),
+    );
   }
 
   async countTokens(text: string): Promise<number> {

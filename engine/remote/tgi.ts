@@ -1,7 +1,8 @@
 /**
  * Hugging Face TGI native adapter: POST /generate_stream (SSE) and /generate, GET /info for
  * the context length, GET /health for the status bar. Chat goes to TGI's OpenAI-compatible
- * /v1/chat/completions (TGI >= 1.4), which applies the model's chat template.
+ * /v1/chat/completions (TGI >= 1.4), which applies the model's chat template; for a model
+ * without one (GPT-NeoX-20B) we render our default template and generate natively.
  *
  * Wire format (TGI docs, "Consuming TGI" / OpenAPI spec):
  *   data:{"index":1,"token":{"id":1834,"text":" def","logprob":-0.3,"special":false},"generated_text":null,"details":null}
@@ -12,6 +13,7 @@
  */
 import type { ChatRequest, CompletionBackend, CompletionRequest, CompletionResult, FinishReason, ModelInfo, TextChunk } from '../types';
 import { NeoxError } from '../types';
+import { ChatFallback } from './chat-fallback';
 import { CancelledError, HttpClient } from './http';
 import { OpenAIBackend } from './openai';
 import { ResultBuilder } from './result';
@@ -44,11 +46,12 @@ export class TgiBackend implements CompletionBackend {
   private readonly chatBackend: OpenAIBackend;
   private loading?: Promise<ModelInfo>;
   private maxInput?: number;
+  private readonly chatFallback = new ChatFallback();
 
   constructor(private readonly s: ResolvedRemoteSettings) {
     this.http = new HttpClient({ ...s, ca: () => trustedCertificates(s.caFile) });
     this.counter = new TokenCounter(s.tokenizerPath);
-    this.chatBackend = new OpenAIBackend({ ...s, kind: 'openai' });
+    this.chatBackend = new OpenAIBackend({ ...s, kind: 'openai' }, { templateFallback: false });
   }
 
   load(): Promise<ModelInfo> {
@@ -163,7 +166,12 @@ export class TgiBackend implements CompletionBackend {
 
   async chat(req: ChatRequest, onChunk?: (c: TextChunk) => void): Promise<CompletionResult> {
     await this.load();
-    return this.chatBackend.chat(req, onChunk);
+    return this.chatFallback.run(
+      req,
+      onChunk,
+      () => this.chatBackend.chat(req, onChunk),
+      (r, cb) => this.complete(r, cb),
+    );
   }
 
   async countTokens(text: string): Promise<number> {

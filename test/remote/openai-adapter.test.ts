@@ -397,3 +397,36 @@ test('a kept-alive connection the server dropped is resent once on a fresh one; 
   await c.dispose();
   await srv.close();
 });
+
+test('chat with a base model vLLM has no template for: rendered with our default template, run as a completion', async () => {
+  const srv = await startScripted(
+    vllm((req, res) => {
+      if (req.path === '/v1/chat/completions') {
+        // vLLM's answer for a tokenizer without chat_template (transformers >= 4.44).
+        return json(res, 400, vllmError('As of transformers v4.44, default chat template is no longer allowed, so you must provide a chat template if the tokenizer does not define one.', 400));
+      }
+      sseHead(res);
+      res.write(vllmCompletionChunk(0, ' Use slicing: s[::-1]'));
+      res.write(vllmCompletionChunk(0, '', 'stop', '\n<human>:'));
+      res.end(DONE);
+    }),
+  );
+  const b = createRemoteBackend({ kind: 'openai', url: srv.url, ...fast });
+  const messages = [
+    { role: 'system' as const, content: 'You are a coding assistant.' },
+    { role: 'user' as const, content: 'Reverse a string in Python?' },
+  ];
+  const chunks: string[] = [];
+  const r = await b.chat({ messages, maxTokens: 32, stop: ['```'] }, (c) => chunks.push(c.text));
+  assert.equal(r.choices[0].text, ' Use slicing: s[::-1]');
+  assert.equal(r.choices[0].finishReason, 'stop');
+  assert.equal(chunks.join(''), ' Use slicing: s[::-1]');
+  const sent = srv.requests.find((x) => x.path === '/v1/completions')!;
+  assert.equal(sent.body.prompt, 'You are a coding assistant.\n<human>: Reverse a string in Python?\n<bot>:');
+  assert.deepEqual(sent.body.stop, ['```', '\n<human>:']);
+  // Remembered: the next chat does not ask the chat route again.
+  await b.chat({ messages, maxTokens: 8 }, () => {});
+  assert.equal(srv.requests.filter((x) => x.path === '/v1/chat/completions').length, 1);
+  await b.dispose();
+  await srv.close();
+});

@@ -1,0 +1,40 @@
+/**
+ * Chat against a base model. vLLM (transformers >= 4.44) and TGI refuse /v1/chat/completions
+ * for a checkpoint without a chat template, which is the case of GPT-NeoX-20B itself. Then we
+ * render the conversation with the same default template the local engine uses (GPT-NeoXT-Chat
+ * style, snippets/chat) and run it as a plain completion, stopping at the next human turn.
+ */
+import { chatTemplateFor } from '../../snippets/chat/template';
+import type { ChatRequest, CompletionRequest, CompletionResult, TextChunk } from '../types';
+import { NeoxError } from '../types';
+
+/** The server's answer when it has no chat template (or no chat route at all). */
+export function isNoChatTemplate(e: unknown): boolean {
+  if (!(e instanceof NeoxError)) return false;
+  if (e.code === 'http_404') return true;
+  return (e.code === 'http_400' || e.code === 'http_422' || e.code === 'http_500') && /template/i.test(e.message);
+}
+
+export class ChatFallback {
+  /** Set once the server said it cannot do chat: later chats go straight to the template. */
+  active = false;
+
+  async run(
+    req: ChatRequest,
+    onChunk: ((c: TextChunk) => void) | undefined,
+    viaServer: () => Promise<CompletionResult>,
+    complete: (r: CompletionRequest, onChunk?: (c: TextChunk) => void) => Promise<CompletionResult>,
+  ): Promise<CompletionResult> {
+    if (!this.active) {
+      try {
+        return await viaServer();
+      } catch (e) {
+        if (!isNoChatTemplate(e)) throw e;
+        this.active = true;
+      }
+    }
+    const template = chatTemplateFor({}, 'remote model');
+    const { messages, ...rest } = req;
+    return complete({ ...rest, prompt: template.render(messages), stop: [...(req.stop ?? []), ...template.stop] }, onChunk);
+  }
+}
