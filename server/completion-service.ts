@@ -127,7 +127,12 @@ export class CompletionService {
       // take them back off the completion.
       const trailing = /[ \t]*$/.exec(built.prompt)![0];
       const prompt = built.prompt.slice(0, built.prompt.length - trailing.length);
-      const untrail = (raw: string) => (raw.startsWith(trailing) ? raw.slice(trailing.length) : raw.replace(/^[ \t]+/, ''));
+      // On an empty line the user wants code on this line: blank lines the model starts with go.
+      const blankLine = prefix.slice(prefix.lastIndexOf('\n') + 1).trim() === '';
+      const untrail = (raw: string) => {
+        const r = blankLine ? raw.replace(/^(?:[ \t]*\n)+/, '') : raw;
+        return r.startsWith(trailing) ? r.slice(trailing.length) : r.replace(/^[ \t]+/, '');
+      };
       const n = req.invoked ? Math.max(1, s.candidates) : 1;
       // Sampling is what makes several candidates differ.
       const temperature = n > 1 ? Math.max(s.temperature, 0.6) : s.temperature;

@@ -35,20 +35,43 @@ export function openBrackets(text: string, lineComment: string): string[] {
   return stack;
 }
 
+/** Closing brackets of `line` that close nothing opened within it, in order. */
+export function unmatchedClosers(line: string, lineComment: string): string[] {
+  const out: string[] = [];
+  const open: string[] = [];
+  let quote = '';
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (quote) {
+      if (ch === '\\') i++;
+      else if (ch === quote) quote = '';
+      continue;
+    }
+    if (ch === '"' || ch === "'" || ch === '`') quote = ch;
+    else if (line.startsWith(lineComment, i)) break;
+    else if (OPEN[ch]) open.push(ch);
+    else if (CLOSE[ch]) {
+      if (open.length) open.pop();
+      else out.push(ch);
+    }
+  }
+  return out;
+}
+
 const lineCommentFor = (ctx: PostprocessContext) => (ctx.languageId === 'python' ? '#' : '//');
 
 /**
  * Cut the completion at the first closing bracket that closes nothing: not a bracket the
- * completion opened, and not one left open before the cursor that the text after the
- * cursor does not already close (`print(|)` must not get a second `)`).
+ * completion opened, and not one left open before the cursor that the rest of the line
+ * already closes (`print(|)` and `f(a, |b)` must not get a second `)`).
  */
 export const balanceBrackets: PostprocessRule = (text, ctx) => {
   const lc = lineCommentFor(ctx);
   // Only the tail of the prefix matters for what is open around the cursor.
   const available = openBrackets(ctx.prefix.slice(-4000), lc);
-  // Closers at the start of the rest of the line close the innermost open brackets.
-  for (const ch of lineSuffix(ctx).trimStart()) {
-    if (!CLOSE[ch]) break;
+  // Closers later on the line (not matched within it) will close the innermost open brackets:
+  // `f(a, |b)` must not get its own `)`.
+  for (const ch of unmatchedClosers(lineSuffix(ctx), lc)) {
     if (available[available.length - 1] === CLOSE[ch]) available.pop();
     else break;
   }

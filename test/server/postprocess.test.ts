@@ -65,6 +65,13 @@ golden(balanceBrackets, [
   ['brackets in strings ignored', '")" + s)', { prefix: 'f(', suffix: '' }, '")" + s)'],
   ['mismatched closer cuts', 'a(b]', { prefix: '', suffix: '' }, 'a(b'],
   [
+    'a closer later on the line counts too',
+    'runtimeTemplate, chunkGraph }',
+    { prefix: '\t\t{ moduleGraph, ', suffix: 'codeGenerationResults }\n\t) {', languageId: 'javascript' },
+    'runtimeTemplate, chunkGraph ',
+  ],
+  ['pairs within the rest of the line are ignored', 'x)', { prefix: 'f(', suffix: ' + g(y)\n' }, 'x)'],
+  [
     'closing the enclosing brace of a C block is allowed',
     '\n    return 0;\n}',
     { prefix: 'int main() {', suffix: '', languageId: 'c' },
@@ -87,6 +94,13 @@ golden(dropSuffixRepeat, [
     '\n    return 0;',
   ],
   ['different lines kept', 'x = 1\ny = 2', { prefix: '', suffix: '\nz = 3' }, 'x = 1\ny = 2'],
+  [
+    'a distinctive next line alone is enough',
+    '\nfunction callback2() {\n  other();',
+    { prefix: '', suffix: '\nfunction callback2() {\n  real();\n}', languageId: 'javascript' },
+    '',
+  ],
+  ['a short line needs its followers to match', '}\nfoo();', { prefix: '  x();\n', suffix: '\n}\nbar();' }, '}\nfoo();'],
 ]);
 
 golden(trimTrailingWhitespace, [

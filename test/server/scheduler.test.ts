@@ -220,6 +220,14 @@ test('CompletionService: trailing spaces are not sent to the model and not doubl
   assert.deepEqual(a.texts, ['value + 1']);
 });
 
+test('CompletionService: on an empty line, blank lines the model starts with are dropped', async () => {
+  const backend = new ScriptedBackend(['\n', '\n', '    ', 'return', ' 1', '\n'], 1);
+  const { svc } = service(backend);
+  const a = await svc.complete(req('def f():\n    '));
+  assert.ok(backend.calls[0]!.prompt.endsWith('def f():\n'));
+  assert.deepEqual(a.texts, ['return 1']);
+});
+
 test('CompletionService: debounce waits before generating, and a newer keystroke skips the generation', async () => {
   const backend = new ScriptedBackend(['1', '\n'], 1);
   const { svc } = service(backend, { debounceMs: 60 });
