@@ -75,7 +75,20 @@ export class OpenAIBackend implements CompletionBackend {
 
   private async fetchModel(opts?: CallOptions): Promise<ModelInfo> {
     const url = endpoint(this.s.baseUrl, 'v1/models');
-    const list = await this.http.json<ModelsList>('GET', url, undefined, undefined, opts);
+    let list: ModelsList;
+    try {
+      list = await this.http.json<ModelsList>('GET', url, undefined, undefined, opts);
+    } catch (e) {
+      // Some OpenAI-compatible servers (older TGI /v1 routes) have no model list: trust the settings.
+      if (!(e instanceof NeoxError && e.code === 'http_404')) throw e;
+      this.contextSource = 'the contextLength setting (the server has no /v1/models)';
+      return {
+        id: this.s.model ?? 'default',
+        backend: 'openai',
+        contextLength: this.s.contextLength,
+        description: `${this.s.model ?? 'default model'} at ${this.s.baseUrl.origin} (OpenAI API, no /v1/models)`,
+      };
+    }
     const models = Array.isArray(list?.data) ? list.data : undefined;
     if (!models) throw new NeoxError(`${url.href} did not answer a model list ({"data": [...]})`, 'bad_response');
     const m = this.s.model ? models.find((x) => x.id === this.s.model) : models[0];

@@ -430,3 +430,20 @@ test('chat with a base model vLLM has no template for: rendered with our default
   await b.dispose();
   await srv.close();
 });
+
+test('a server without /v1/models (404) is used with the model and context from the settings', async () => {
+  const srv = await startScripted((req, res) => {
+    if (req.path === '/v1/models') return json(res, 404, { detail: 'Not Found' });
+    sseHead(res);
+    res.write(vllmCompletionChunk(0, 'ok', 'length'));
+    res.end(DONE);
+  });
+  const b = createRemoteBackend({ kind: 'openai', url: srv.url, model: 'tgi', contextLength: 4096, ...fast });
+  const info = await b.load();
+  assert.deepEqual([info.id, info.contextLength], ['tgi', 4096]);
+  const r = await b.complete({ prompt: 'x', maxTokens: 1 }, () => {});
+  assert.equal(r.choices[0].text, 'ok');
+  assert.equal(srv.requests.at(-1)!.body.model, 'tgi');
+  await b.dispose();
+  await srv.close();
+});
