@@ -194,7 +194,14 @@ export class CompletionService {
       try {
         const result = this.deps.isLocal() ? await this.lock.run(ctl.signal, run) : await run();
         if (!result || (ctl.signal.aborted && !earlyStop)) return cancelled();
-        const raw = result.choices.sort((a, b) => a.index - b.index).map((c, i) => (earlyStop ? acc[i] ?? c.text : c.text));
+        const raw = result.choices
+          .sort((a, b) => a.index - b.index)
+          .map((c, i) => {
+            if (earlyStop) return acc[i] ?? c.text;
+            // Out of tokens mid-line in a multi-line suggestion: the last line is unfinished.
+            if (c.finishReason === 'length' && multiline && c.text.includes('\n')) return c.text.slice(0, c.text.lastIndexOf('\n'));
+            return c.text;
+          });
         this.cache.set(key, raw);
         const answer = finish(raw, 'generated', { promptTokensReused: result.timings?.promptTokensReused });
         this.debounce.observe(answer.latencyMs);

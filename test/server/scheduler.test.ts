@@ -228,6 +228,13 @@ test('CompletionService: on an empty line, blank lines the model starts with are
   assert.deepEqual(a.texts, ['return 1']);
 });
 
+test('CompletionService: a multi-line suggestion cut by maxTokens loses its unfinished last line', async () => {
+  const backend = new ScriptedBackend(['\n', '    a = 1', '\n', '    b = fun', 'ction('], 1);
+  const { svc } = service(backend, { maxTokens: 5 });
+  const a = await svc.complete(req('def f():'));
+  assert.deepEqual(a.texts, ['\n    a = 1']);
+});
+
 test('CompletionService: debounce waits before generating, and a newer keystroke skips the generation', async () => {
   const backend = new ScriptedBackend(['1', '\n'], 1);
   const { svc } = service(backend, { debounceMs: 60 });
