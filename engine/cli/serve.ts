@@ -68,6 +68,7 @@ Routes: GET /v1/models, POST /v1/completions, POST /v1/chat/completions (stream 
 
     // SIGINT arrives through `signal` (the CLI's handler); SIGTERM is what docker/systemd send.
     const stop = await new Promise<string>((resolve) => {
+      if (signal.aborted) return resolve('SIGINT'); // Ctrl-C while the model was loading
       signal.addEventListener('abort', () => resolve('SIGINT'), { once: true });
       process.once('SIGTERM', () => resolve('SIGTERM'));
     });
