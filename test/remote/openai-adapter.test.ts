@@ -263,21 +263,29 @@ test('an error event mid-stream (vLLM) rejects with the server message', async (
 test('events split across TCP chunks, even inside a UTF-8 character, are reassembled', async () => {
   const body = vllmCompletionChunk(0, 'print("héllo ✓")') + vllmCompletionChunk(0, ' # 完', 'length') + vllmUsageChunk(3, 2) + DONE;
   const bytes = Buffer.from(body, 'utf8');
+  // Cut inside the first event's JSON, inside "✓" (3 bytes) and "完" (3 bytes), between the
+  // "data:" of an event and its payload, and inside "[DONE]"; pauses make each a separate read.
+  const at = (needle: string, plus: number) => bytes.indexOf(Buffer.from(needle, 'utf8')) + plus;
+  const cuts = [20, at('✓', 1), at('完', 2), at('data: {"id":"cmpl-8d2e","object":"text_completion","created":1732600001,"model":"EleutherAI/gpt-neox-20b","choices":[]', 5), at('[DONE]', 3)];
+  assert.ok(cuts.every((c, i) => c > (cuts[i - 1] ?? 0)), `cuts in order: ${cuts}`);
   const srv = await startScripted(
     vllm(async (_req, res) => {
       sseHead(res);
-      // 7-byte pieces with pauses: Nagle off, so each lands as its own TCP segment.
       res.socket!.setNoDelay(true);
-      for (let i = 0; i < bytes.length; i += 7) {
-        res.write(bytes.subarray(i, i + 7));
-        if (i % 70 === 0) await sleep(2);
+      let from = 0;
+      for (const c of [...cuts, bytes.length]) {
+        res.write(bytes.subarray(from, c));
+        from = c;
+        await sleep(15);
       }
       res.end();
     }),
   );
   const b = createRemoteBackend({ kind: 'openai', url: srv.url, ...fast });
-  const r = await b.complete({ prompt: 'x', maxTokens: 2 }, () => {});
+  const seen: string[] = [];
+  const r = await b.complete({ prompt: 'x', maxTokens: 2 }, (c) => seen.push(c.text));
   assert.equal(r.choices[0].text, 'print("héllo ✓") # 完');
+  assert.deepEqual(seen, ['print("héllo ✓")', ' # 完'], 'whole events, never half a character');
   assert.deepEqual(r.usage, { promptTokens: 3, completionTokens: 2 });
   await b.dispose();
   await srv.close();
