@@ -12,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { NeoxError } from '../types';
 import type { NeoxConfig } from './config';
 import { io, MASKED } from './onnx/neox-graph';
+import { checkForward } from './forward-check';
 
 export interface ForwardOutput {
   /** Logits of the returned positions of every row, concatenated; with targets, their log-probabilities. */
@@ -119,35 +120,11 @@ export class OnnxKvRunner {
    */
   async forward(tokens: number[][], allLogits: boolean, targets?: number[][]): Promise<ForwardOutput> {
     const c = this.config;
-    if (this.slots === 0 && tokens.length !== this.rows && this.rowSlots.every((r) => r.length === 0)) this.reset(tokens.length);
-    if (tokens.length !== this.rows) {
-      throw new NeoxError(`forward: got ${tokens.length} rows of tokens, the cache has ${this.rows} (call reset(rows) first)`, 'bad_request');
-    }
+    const rows = checkForward(tokens, targets, this.rowSlots.map((r) => r.length), c.vocabSize, c.maxPositions);
+    if (rows !== this.rows) this.reset(rows);
     const B = this.rows;
     let T = 0;
-    for (let r = 0; r < B; r++) {
-      const row = tokens[r];
-      if (!Array.isArray(row) || row.length === 0) throw new NeoxError(`forward: row ${r} has no tokens`, 'bad_request');
-      for (const id of row) {
-        if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
-          throw new NeoxError(`forward: token id ${id} in row ${r} is outside the vocabulary (0..${c.vocabSize - 1})`, 'bad_request');
-        }
-      }
-      if (this.rowSlots[r].length + row.length > c.maxPositions) {
-        throw new NeoxError(
-          `forward: row ${r} would hold ${this.rowSlots[r].length + row.length} tokens, more than the model's context length ${c.maxPositions}`,
-          'context_exceeded',
-        );
-      }
-      T = Math.max(T, row.length);
-      if (targets) {
-        const tr = targets[r];
-        if (!Array.isArray(tr) || tr.length !== row.length || tr.some((id) => !Number.isInteger(id) || id < 0 || id >= c.vocabSize)) {
-          throw new NeoxError(`scoreNext: row ${r} needs ${row.length} next-token ids within the vocabulary`, 'bad_request');
-        }
-      }
-    }
-    if (targets && targets.length !== B) throw new NeoxError(`scoreNext: got ${targets.length} rows of next tokens for ${B} rows`, 'bad_request');
+    for (const row of tokens) T = Math.max(T, row.length);
     if (targets) allLogits = true;
     this.ensureCapacity(T);
     const P = this.slots;

@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { NeoxError, type LoadProgress } from '../types';
 import type { LoadOptions, ModelRunner, RunnerInfo } from './runner';
 import type { FromWorker, ToWorker } from './worker-protocol';
+import { checkForward } from './forward-check';
 
 export type { LoadOptions, ModelRunner, RunnerInfo } from './runner';
 
@@ -121,17 +122,27 @@ class WorkerRunner implements ModelRunner {
 
   private request(tokens: number[][], allLogits: boolean, targets?: number[][]): Promise<Float32Array[]> {
     if (this.dead) return Promise.reject(this.dead);
+    const copy = tokens.map((r) => (Array.isArray(r) ? r.slice() : r));
+    try {
+      // Same checks as the worker, so a call the worker would reject never reaches the mirror.
+      const rows = checkForward(copy, targets, this.tokens.map((r) => r.length), this.info.vocabSize, this.info.contextLength);
+      if (rows !== this.tokens.length) this.tokens = copy.map(() => []);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    // The mirror follows call order (the worker handles messages in order), so a truncate or
+    // reorder issued before this forward resolves applies after its tokens, as in the worker.
+    copy.forEach((r, i) => this.tokens[i].push(...r));
     const id = this.nextId++;
-    const copy = tokens.map((r) => r.slice());
     return new Promise<Float32Array[]>((resolve, reject) => {
       this.pending.set(id, {
-        resolve: (v) => {
-          // Same rule as the worker: an empty cache takes the row count of its first forward.
-          if (this.tokens.length !== copy.length && this.tokens.every((r) => r.length === 0)) this.tokens = copy.map(() => []);
-          copy.forEach((r, i) => this.tokens[i].push(...r));
-          resolve(v);
+        resolve,
+        reject: (e) => {
+          // The worker keeps its cache unchanged when a run fails; start both sides afresh so
+          // they cannot disagree (callers see empty cachedTokens and recompute).
+          if (!this.dead) this.reset(this.tokens.length);
+          reject(e);
         },
-        reject,
       });
       this.worker.ref();
       this.worker.postMessage({ type: 'forward', id, tokens: copy, allLogits, targets } satisfies ToWorker);

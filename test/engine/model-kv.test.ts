@@ -164,6 +164,20 @@ test('slots no row uses any more are compacted away when the cache needs room', 
   assert.ok(maxAbsDiff(b, fb) < TOL, `row 1: ${maxAbsDiff(b, fb)}`);
 });
 
+test('calls issued without awaiting apply in call order (cachedTokens follows at once)', async () => {
+  const a = prompts[11];
+  const expected = await fresh([...a.slice(0, 10), ...a.slice(30, 35)]);
+  runner.reset(1);
+  const first = runner.forward([a.slice(0, 30)]);
+  assert.deepEqual(runner.cachedTokens(0), a.slice(0, 30));
+  runner.truncate(10);
+  const second = runner.forward([a.slice(30, 35)]);
+  assert.deepEqual(runner.cachedTokens(0), [...a.slice(0, 10), ...a.slice(30, 35)]);
+  await first;
+  const [got] = await second;
+  assert.ok(maxAbsDiff(got, expected) < TOL, `${maxAbsDiff(got, expected)}`);
+});
+
 test('bad calls fail with a NeoxError and leave the cache usable', async () => {
   runner.reset(1);
   await runner.forward([[1, 2, 3]]);
