@@ -18,7 +18,9 @@ export const ACCEPTED_COMMAND = 'neoxComplete.inlineAccepted';
 interface ShownItem {
   completionId: string;
   text: string;
-  original?: vscode.Command;
+  uri: string;
+  /** Document offset where the suggestion starts. */
+  offset: number;
 }
 
 export class InlineCompletionTracker implements vscode.Disposable {
@@ -37,6 +39,11 @@ export class InlineCompletionTracker implements vscode.Disposable {
       ),
       vscode.commands.registerCommand('neoxComplete.acceptWord', () => this.acceptPart('editor.action.inlineSuggest.acceptNextWord')),
       vscode.commands.registerCommand('neoxComplete.acceptLine', () => this.acceptPart('editor.action.inlineSuggest.acceptNextLine')),
+      // Escape on a suggestion: VS Code's own hide, reported at once (the API has no dismissal event).
+      vscode.commands.registerCommand('neoxComplete.dismissInline', async () => {
+        await vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
+        this.dismissShown();
+      }),
       vscode.window.onDidChangeActiveTextEditor(() => this.dismissShown()),
       this.onSnoozeChange,
     );
@@ -62,8 +69,9 @@ export class InlineCompletionTracker implements vscode.Disposable {
 
   readonly middleware: Middleware = {
     provideInlineCompletionItems: async (document, position, context, token, next) => {
-      // A new request means the previous suggestion was typed over or escaped.
-      this.dismissShown();
+      // A new request means the previous suggestion was escaped or typed over, unless the user is typing
+      // exactly what it suggested (typing through it is not a dismissal).
+      if (!this.typingThrough(document, position)) this.dismissShown();
       if (!settings().enabled || this.snoozeRemainingMs > 0 || !languageEnabled(document.languageId)) return null;
       const result = await next(document, position, context, token);
       if (!result || token.isCancellationRequested) return result;
@@ -72,8 +80,15 @@ export class InlineCompletionTracker implements vscode.Disposable {
       const first = items[0];
       const id = first && completionIdOf(first.command);
       if (first && id) {
-        this.shown = { completionId: id, text: typeof first.insertText === 'string' ? first.insertText : first.insertText.value };
-        this.report(id, 'shown');
+        const text = typeof first.insertText === 'string' ? first.insertText : first.insertText.value;
+        const start = first.range ? first.range.start : position;
+        // The shown text is counted from the item's range start (it may repeat what is already typed).
+        const typedAlready = first.range ? document.getText(new vscode.Range(first.range.start, position)) : '';
+        // Counted once per suggestion, not again while the user types through it.
+        if (this.shown?.completionId !== id) {
+          this.shown = { completionId: id, text: text.slice(typedAlready.length), uri: document.uri.toString(), offset: document.offsetAt(start) + typedAlready.length };
+          this.report(id, 'shown');
+        }
       }
       return result;
     },
@@ -102,6 +117,15 @@ export class InlineCompletionTracker implements vscode.Disposable {
       const accepted = editor.document.getText().length - before;
       if (accepted > 0) this.report(shown.completionId, 'partiallyAccepted', accepted);
     }
+  }
+
+  private typingThrough(document: vscode.TextDocument, position: vscode.Position): boolean {
+    const shown = this.shown;
+    if (!shown || shown.uri !== document.uri.toString()) return false;
+    const offset = document.offsetAt(position);
+    if (offset < shown.offset) return false;
+    const typed = document.getText(new vscode.Range(document.positionAt(shown.offset), position));
+    return typed.length > 0 && shown.text.startsWith(typed);
   }
 
   private dismissShown(): void {

@@ -22,6 +22,8 @@ export class StatusBar implements vscode.Disposable {
   private snoozeMs = 0;
   private progress?: { report(fraction?: number, message?: string): void; done(): void };
   private lastError?: string;
+  /** How many load-progress notifications were opened (for tests and diagnostics). */
+  progressNotifications = 0;
 
   constructor(private readonly output: vscode.LogOutputChannel) {
     this.item.name = 'NeoX Complete';
@@ -68,6 +70,7 @@ export class StatusBar implements vscode.Disposable {
 
   private showProgress(s: StatusParams): void {
     if (!this.progress) {
+      this.progressNotifications++;
       let finish!: () => void;
       const finished = new Promise<void>((r) => (finish = r));
       let reported = 0;

@@ -25,6 +25,7 @@ const commands = [
   ['restartServer', 'Restart language server'],
   ['acceptWord', 'Accept next word of the suggestion'],
   ['acceptLine', 'Accept next line of the suggestion'],
+  ['dismissInline', 'Dismiss the suggestion'],
   ['chat.askAboutSelection', 'Ask about the selection in chat'],
 ].map(([id, title]) => ({ command: `neoxComplete.${id}`, title, category: 'NeoX', ...(id === 'showMenu' ? { icon: '$(settings-gear)' } : {}) }));
 // Internal: runs when a suggestion is accepted (it reports the acceptance).
@@ -64,6 +65,9 @@ const manifest = {
           markdownDescription: 'Milliseconds to wait after typing before asking for a completion; `"auto"` adapts to the measured latency.',
         },
         'neoxComplete.enabledLanguages': { type: 'array', items: { type: 'string' }, default: ['*'], order: 9, markdownDescription: 'Language ids that get inline completions (`"*"` = all), e.g. `["python", "typescript"]`.' },
+        'neoxComplete.candidates': { type: 'integer', default: 3, minimum: 1, maximum: 8, order: 11, markdownDescription: 'Suggestions computed when completion is triggered by hand (Alt+\\\\); cycle through them with Alt+] and Alt+[. Automatic suggestions compute one.' },
+        'neoxComplete.maxLines': { type: 'integer', default: 12, minimum: 1, maximum: 200, order: 12, description: 'Longest multi-line suggestion, in lines.' },
+        'neoxComplete.crossFileContext': { type: 'boolean', default: true, order: 13, description: 'Add snippets of other open and recently edited files to the prompt.' },
         'neoxComplete.contextBudget': { type: 'integer', default: 1536, minimum: 64, maximum: 32768, order: 10, description: 'Prompt budget in tokens (code before and after the cursor plus snippets from other files), capped by the model\'s context length.' },
       },
     },
@@ -72,6 +76,7 @@ const manifest = {
     keybindings: [
       { command: 'neoxComplete.triggerInline', key: 'alt+\\', when: 'editorTextFocus && !editorReadonly' },
       { command: 'neoxComplete.acceptWord', key: 'ctrl+right', mac: 'cmd+right', when: when.inlineVisible },
+      { command: 'neoxComplete.dismissInline', key: 'escape', when: 'editorTextFocus && inlineSuggestionVisible' },
       { command: 'neoxComplete.acceptLine', key: 'ctrl+alt+right', mac: 'cmd+alt+right', when: when.inlineVisible },
       { command: 'neoxComplete.generateFromComment', key: 'ctrl+alt+enter', mac: 'cmd+alt+enter', when: 'editorTextFocus && !editorReadonly' },
     ],

@@ -4,7 +4,8 @@ import { GetStatisticsRequest, type StatisticsResult } from '../../server/protoc
 import type { NeoxClient } from '../neox-client';
 
 export function statisticsMarkdown(s: StatisticsResult): string {
-  const rate = s.shown > 0 ? `${((100 * (s.accepted + s.partiallyAccepted)) / s.shown).toFixed(1)} %` : 'n/a';
+  // Full acceptances per shown suggestion (one suggestion can be partially accepted several times).
+  const rate = s.shown > 0 ? `${((100 * s.accepted) / s.shown).toFixed(1)} %` : 'n/a';
   const l = s.latencyMs;
   return [
     '# NeoX Complete: completion statistics',

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 /// <reference types="mocha" />
 import * as vscode from 'vscode';
-import { api } from './helpers';
+import { api, openWorkspaceFile, until } from './helpers';
 
 describe('commands', () => {
   it('"Toggle completions" flips neoxComplete.enabled and back', async () => {
@@ -57,5 +57,39 @@ describe('commands', () => {
     assert.match(text, /\| Requests \| \d+ \|/);
     assert.equal(vscode.window.activeTextEditor?.document.isDirty, false, 'a read-only view, nothing to save');
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+});
+
+describe('inline completion events', () => {
+  it('reports shown once, nothing while typing through, dismissed when replaced, accepted through the item command', async () => {
+    const { GetStatisticsRequest } = await import('../../server/protocol');
+    const a = await api();
+    await until('language server running', () => a.neox.client.isRunning(), 60_000);
+    const stats = () => a.neox.client.sendRequest(GetStatisticsRequest);
+    const editor = await openWorkspaceFile('host_events.py', 'x = ');
+    const doc = editor.document;
+    const provide = a.inline.middleware.provideInlineCompletionItems!;
+    const ctx = { triggerKind: vscode.InlineCompletionTriggerKind.Automatic, selectedCompletionInfo: undefined };
+    const token = new vscode.CancellationTokenSource().token;
+    // What the server sends: the completionId first in the command arguments.
+    const item = (id: string, text: string) => new vscode.InlineCompletionItem(text, undefined, { title: '', command: 'neoxComplete.inlineAccepted', arguments: [id] });
+    const s0 = await stats();
+
+    await provide(doc, new vscode.Position(0, 4), ctx, token, async () => [item('host-1', '42 + 1')]);
+    await editor.edit((b) => b.insert(new vscode.Position(0, 4), '4'));
+    await provide(doc, new vscode.Position(0, 5), ctx, token, async () => [item('host-1', '2 + 1')]);
+    await editor.edit((b) => b.insert(new vscode.Position(0, 5), 'z'));
+    const result = await provide(doc, new vscode.Position(0, 6), ctx, token, async () => [item('host-2', ' + 1')]);
+    const accepted = (Array.isArray(result) ? result : result!.items)[0].command!;
+    await vscode.commands.executeCommand(accepted.command, ...(accepted.arguments ?? []));
+
+    const s1 = await until('the events in the server statistics', async () => {
+      const s = await stats();
+      return s.accepted > s0.accepted ? s : undefined;
+    }, 10_000);
+    assert.equal(s1.shown - s0.shown, 2, 'host-1 and host-2 shown once each');
+    assert.equal(s1.dismissed - s0.dismissed, 1, 'host-1 dismissed once, when replaced (not while typed through)');
+    assert.equal(s1.accepted - s0.accepted, 1, 'host-2 accepted');
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 });

@@ -73,3 +73,21 @@ describe('extension', () => {
     await waitForState(a, 'ready');
   });
 });
+
+describe('load progress', () => {
+  it('shows a progress notification while a model is built and loaded', async () => {
+    const a = await api();
+    await waitForState(a, 'ready');
+    const before = a.statusBar.progressNotifications;
+    try {
+      // A precision this profile has not built yet: the server converts the checkpoint again.
+      await setSetting('quantization', 'fp32');
+      await until('the loading state', () => a.statusBar.current.state === 'loading' || a.statusBar.progressNotifications > before, 60_000);
+      await waitForState(a, 'ready');
+      assert.ok(a.statusBar.progressNotifications > before, 'a progress notification was shown');
+    } finally {
+      await setSetting('quantization', undefined);
+    }
+    await waitForState(a, 'ready');
+  });
+});

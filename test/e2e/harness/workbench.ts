@@ -3,6 +3,7 @@
  * needs (the quick-open row, the notification, the webview frame) instead of sleeping: typing + Enter
  * in quick open flaked; waiting for the row and clicking it did not (real-editor-testing.md).
  */
+import { existsSync } from 'node:fs';
 import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 
@@ -10,6 +11,9 @@ export const CHROMIUM = process.env.NEOX_CHROMIUM ?? '/usr/bin/chromium';
 
 /** Headless Debian Chromium with a fresh temporary profile (flags from real-editor-testing.md). */
 export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install chromium, as .ci/run does) or set NEOX_CHROMIUM`);
+  }
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
