@@ -12,6 +12,8 @@ export class EditorStream {
   private pending = '';
   private chain: Promise<unknown> = Promise.resolve();
   private first = true;
+  /** After remove() or finish(), late deltas (still in flight from the server) are ignored. */
+  private closed = false;
 
   constructor(
     private readonly editor: vscode.TextEditor,
@@ -27,7 +29,7 @@ export class EditorStream {
   }
 
   append(delta: string): void {
-    if (!delta) return;
+    if (!delta || this.closed) return;
     this.pending += delta;
     this.chain = this.chain.then(() => this.flush());
   }
@@ -48,6 +50,7 @@ export class EditorStream {
 
   /** Removes what was streamed (cancellation): the document is as before, in the same undo step. */
   async remove(): Promise<void> {
+    this.closed = true;
     this.pending = '';
     await this.chain;
     if (this.streamed) await this.edit((b) => b.delete(this.range()));
@@ -59,6 +62,7 @@ export class EditorStream {
    * it was before streaming began). Returns the range of the final text.
    */
   async finish(text: string, at?: vscode.Range): Promise<vscode.Range> {
+    this.closed = true;
     this.pending = '';
     await this.chain;
     const doc = this.editor.document;

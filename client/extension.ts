@@ -8,7 +8,7 @@ import { ChatViewProvider, CHAT_VIEW_ID } from './chat/chat-view';
 import { setApiKey } from './commands/api-key';
 import { snoozeCompletions, toggleCompletions } from './commands/completions-toggle';
 import { generateFile, type GenerateFileArgs } from './commands/generate-file';
-import { generateFromComment } from './commands/generate-from-comment';
+import { generateFromComment, type GenerateFromCommentArgs } from './commands/generate-from-comment';
 import { showQuickMenu } from './commands/quick-menu';
 import { selectModel } from './commands/select-model';
 import { showStatistics, StatisticsDocument } from './commands/statistics';
@@ -46,7 +46,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<NeoxAp
     inline.onDidChangeSnooze(() => statusBar.setSnooze(inline.snoozeRemainingMs)),
     vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chat, { webviewOptions: { retainContextWhenHidden: true } }),
     command('neoxComplete.triggerInline', () => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger')),
-    command('neoxComplete.generateFromComment', () => generateFromComment(neox)),
+    command('neoxComplete.generateFromComment', (args?: GenerateFromCommentArgs) => generateFromComment(neox, args)),
     command('neoxComplete.generateFile', (args?: GenerateFileArgs) => generateFile(neox, args)),
     command('neoxComplete.toggle', () => toggleCompletions()),
     command('neoxComplete.snooze', (minutes?: number) => snoozeCompletions(inline, minutes)),

@@ -107,7 +107,7 @@ export class StatusBar implements vscode.Disposable {
     // The server names local models by folder: the last path segment is what people recognise.
     const name = s.model.split(/[\\/]/).filter(Boolean).pop() ?? '';
     const model = name ? `${name} (${s.backend})` : s.backend;
-    const latency = s.lastLatencyMs !== undefined ? ` · ${Math.round(s.lastLatencyMs)} ms` : '';
+    const latency = s.lastLatencyMs !== undefined && s.state !== 'error' ? ` · ${Math.round(s.lastLatencyMs)} ms` : '';
     if (this.snoozeMs > 0 && s.state !== 'error') {
       this.item.text = `$(bell-slash) NeoX snoozed`;
     } else {

@@ -11,6 +11,8 @@ import { chatHtml } from './html';
 import type { Attach, FromWebview, ToWebview } from './messages';
 
 export const CHAT_VIEW_ID = 'neoxComplete.chat';
+/** The most recent turns sent with a question: the whole stored history would overflow small contexts. */
+const SENT_TURNS = 12;
 
 export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   private view?: vscode.WebviewView;
@@ -128,7 +130,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     try {
       const client = await this.neox.ready();
       const result = await client
-        .sendRequest(ChatRequest, { streamId, messages: this.conversation.turns, context: ctx ? [ctx] : undefined }, cts.token)
+        .sendRequest(ChatRequest, { streamId, messages: this.conversation.turns.slice(-SENT_TURNS), context: ctx ? [ctx] : undefined }, cts.token)
         .catch((e: unknown) => {
           if (cts.token.isCancellationRequested) return undefined;
           throw e;

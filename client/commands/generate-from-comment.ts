@@ -9,7 +9,12 @@ import { GenerateFromCommentRequest } from '../../server/protocol';
 import { EditorStream } from '../editor-stream';
 import type { NeoxClient } from '../neox-client';
 
-export async function generateFromComment(neox: NeoxClient): Promise<vscode.Range | undefined> {
+export interface GenerateFromCommentArgs {
+  /** Cancels like the notification's Cancel button (for other extensions and tests). */
+  cancel?: vscode.CancellationToken;
+}
+
+export async function generateFromComment(neox: NeoxClient, args: GenerateFromCommentArgs = {}): Promise<vscode.Range | undefined> {
   const editor = vscode.window.activeTextEditor;
   if (!editor) {
     void vscode.window.showWarningMessage('NeoX Complete: open a file and put the cursor on a comment first.');
@@ -24,7 +29,12 @@ export async function generateFromComment(neox: NeoxClient): Promise<vscode.Rang
   try {
     return await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'NeoX Complete: generating code from comment', cancellable: true },
-      async (_progress, token) => {
+      async (_progress, progressToken) => {
+        const cts = new vscode.CancellationTokenSource();
+        progressToken.onCancellationRequested(() => cts.cancel());
+        args.cancel?.onCancellationRequested(() => cts.cancel());
+        if (args.cancel?.isCancellationRequested) cts.cancel();
+        const token = cts.token;
         const result = await client
           .sendRequest(GenerateFromCommentRequest, { streamId, textDocument: { uri: doc.uri.toString() }, position }, token)
           .catch((e: unknown) => {

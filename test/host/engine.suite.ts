@@ -48,3 +48,31 @@ describe('generation commands (real model)', () => {
     assert.equal(turns[turns.length - 1].content, answer);
   });
 });
+
+describe('cancelling a generation', () => {
+  it('"Generate code from comment" cancelled mid-stream leaves the document as it was', async () => {
+    const a = await api();
+    await waitForState(a, 'ready');
+    const original = '# return the product of a list\n';
+    const editor = await openWorkspaceFile('host_cancel.py', original);
+    editor.selection = new vscode.Selection(0, 30, 0, 30);
+    const cts = new vscode.CancellationTokenSource();
+    let streamed = false;
+    // Cancel as soon as the first streamed text lands in the document.
+    const sub = vscode.workspace.onDidChangeTextDocument((e) => {
+      if (e.document === editor.document && e.contentChanges.length && !streamed) {
+        streamed = true;
+        cts.cancel();
+      }
+    });
+    try {
+      const range = await vscode.commands.executeCommand<vscode.Range | undefined>('neoxComplete.generateFromComment', { cancel: cts.token });
+      assert.equal(range, undefined, 'no result after cancelling');
+    } finally {
+      sub.dispose();
+    }
+    assert.ok(streamed, 'text was streaming into the editor when cancelled');
+    assert.equal(editor.document.getText(), original, 'the streamed text was removed');
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+});
