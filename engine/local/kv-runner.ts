@@ -203,11 +203,27 @@ export class OnnxKvRunner {
     }
     if (src.length === this.rows && src.every((s, i) => s === i)) return;
     const rowFloats = this.config.numHeads * this.config.headSize;
+    const oldSlots = this.rowSlots;
+    const P = this.slots;
+    if (src.length === this.rows) {
+      // Beam search keeps the row count: permute slot by slot in place (no second cache).
+      const st = this.slotStride;
+      const tmp = new Float32Array(st);
+      for (let l = 0; l < this.config.numLayers; l++) {
+        for (const buf of [this.keys[l], this.values[l]]) {
+          for (let s = 0; s < P; s++) {
+            const slot = buf.subarray(s * st, (s + 1) * st);
+            tmp.set(slot);
+            for (let i = 0; i < src.length; i++) slot.set(tmp.subarray(src[i] * rowFloats, (src[i] + 1) * rowFloats), i * rowFloats);
+          }
+        }
+      }
+      this.rowSlots = src.map((i) => oldSlots[i].slice());
+      return;
+    }
     const oldStride = this.slotStride;
     const oldK = this.keys;
     const oldV = this.values;
-    const oldSlots = this.rowSlots;
-    const P = this.slots;
     this.rows = src.length;
     this.allocate(this.capacity);
     const st = this.slotStride;

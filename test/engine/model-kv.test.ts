@@ -127,6 +127,17 @@ test('reorder copies rows (beam search) and changes the row count', async () => 
   assert.ok(maxAbsDiff(again, await fresh([...rows[0], nextA, nextA])) < TOL);
 });
 
+test('reorder with the same row count (a beam step) permutes and duplicates rows in place', async () => {
+  const rows = [prompts[12].slice(0, 15), prompts[13].slice(0, 22), prompts[14].slice(0, 9)];
+  const next = [11, 12, 13];
+  runner.reset(3);
+  await runner.forward(rows);
+  runner.reorder([2, 0, 0]);
+  const out = await runner.forward(next.map((t) => [t]));
+  const expected = [await fresh([...rows[2], next[0]]), await fresh([...rows[0], next[1]]), await fresh([...rows[0], next[2]])];
+  out.forEach((l, i) => assert.ok(maxAbsDiff(l, expected[i]) < TOL, `row ${i}: ${maxAbsDiff(l, expected[i])}`));
+});
+
 test('the cache grows past its initial capacity and reuses slots freed by truncation', async () => {
   const long = prompts.flat().slice(0, 300);
   const expected = await fresh(long);
