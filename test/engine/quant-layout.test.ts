@@ -98,3 +98,14 @@ for (const [quant, role, tol] of cases) {
     if (precision === 'int4') assert.ok(relErr(got, refMatMul(X, W, B, M, K, N)) > 1e-3);
   });
 }
+
+// The graph builder hands torch-layout [N, K] weights over (layout 'NK'): same results as [K, N].
+for (const quant of ['int4', 'int8', 'fp32'] as Quantization[]) {
+  test(`emitLinear ${quant}: torch-layout (NK) weights give the same output as KN`, async () => {
+    const WT = new Float32Array(K * N);
+    for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) WT[n * K + k] = W[k * N + n];
+    const kn = await runOneNode((g, x) => emitLinear(g, x, { name: 'lin', role: 'mlp.up', weight: W, K, N, bias: B }, { quant, blockSize: 32 }), X, [2, 3, K], N);
+    const nk = await runOneNode((g, x) => emitLinear(g, x, { name: 'lin', role: 'mlp.up', weight: WT, K, N, bias: B, layout: 'NK' }, { quant, blockSize: 32 }), X, [2, 3, K], N);
+    assert.deepEqual(Array.from(nk), Array.from(kn));
+  });
+}
