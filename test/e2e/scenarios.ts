@@ -205,7 +205,7 @@ export const scenarios: Scenario[] = [
     },
   },
   {
-    name: 'the status bar shows model, backend, state and latency; a click opens the NeoX menu',
+    name: 'the status bar shows model, backend and state; a click opens the NeoX menu with model selection',
     timeoutMs: 60_000,
     async run(ctx) {
       const { wb } = ctx;
