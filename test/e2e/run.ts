@@ -76,6 +76,7 @@ function writeWorkspace(dir: string, quant: string): void {
   writeFileSync(join(dir, 'sum.py'), '# return the sum of a list\n');
   writeFileSync(join(dir, 'chat_target.py'), '');
   writeFileSync(join(dir, 'notes.txt'), '');
+  writeFileSync(join(dir, 'cycle.py'), '');
 }
 
 function writeUserSettings(userData: string): void {
@@ -199,8 +200,10 @@ async function main(): Promise<number> {
   log(`vsix: ${vsix}`);
   const hostTests = process.env.NEOX_E2E_SKIP_HOST ? undefined : buildHostTests();
 
-  const runDir = join(root, '.cache', 'e2e', `run-${process.pid}`);
-  rmSync(runDir, { recursive: true, force: true });
+  // Earlier failed runs were kept for inspection; a new run replaces them.
+  const runsDir = join(root, '.cache', 'e2e');
+  if (existsSync(runsDir)) for (const d of readdirSync(runsDir)) if (d.startsWith('run-')) rmSync(join(runsDir, d), { recursive: true, force: true });
+  const runDir = join(runsDir, `run-${process.pid}`);
   const dirs = makeDirs(runDir);
   const workspace = join(runDir, 'workspace');
   const hostWorkspace = join(runDir, 'host-workspace');

@@ -111,6 +111,28 @@ export const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'a manual trigger (Alt+\\) offers several candidates and Alt+] cycles to the next one',
+    timeoutMs: 90_000,
+    async run(ctx) {
+      const { wb } = ctx;
+      await wb.quickOpen('cycle.py');
+      await wb.page.keyboard.type('import os\n\ndef read_config(path):', { delay: 30 });
+      await wb.page.keyboard.press('Enter');
+      await wb.page.keyboard.press('Escape');
+      await wb.page.keyboard.press('Alt+Backslash');
+      const first = await until('ghost text after the manual trigger', async () => (await wb.ghostText()).trim() || undefined, 60_000, 200);
+      // VS Code's inline toolbar counts the candidates ("1/3").
+      await wb.page.keyboard.press('Alt+BracketRight');
+      const second = await until('another candidate', async () => {
+        const g = (await wb.ghostText()).trim();
+        return g && g !== first ? g : undefined;
+      }, 20_000, 200);
+      ctx.log(`candidate 1: ${JSON.stringify(first.slice(0, 80))}; candidate 2: ${JSON.stringify(second.slice(0, 80))}`);
+      await ctx.shot('2-cycling');
+      await wb.page.keyboard.press('Escape');
+    },
+  },
+  {
     name: '"Generate code from comment" on "# return the sum of a list" inserts code below it',
     timeoutMs: 150_000,
     async run(ctx) {
