@@ -92,7 +92,8 @@ neox generate [options] --input prompts.jsonl --json
   --num-beams B          beam search; with --length-penalty L, --early-stopping
   --input FILE           JSONL: {"prompt", "max_tokens", "temperature", "top_k", "top_p", "num_beams", "stop", "seed"}
                          (also "repetition_penalty", "length_penalty", "early_stopping", "n"); flags give defaults
-  --json                 JSON output: {"ids", "text", "finish_reason"}`,
+  --json                 JSON output: {"ids", "text", "finish_reason"}
+  --batch N              with --input --json: run up to N consecutive lines with equal options as one batch`,
   options: {
     ...modelOptions,
     'max-tokens': { type: 'string' },
@@ -108,6 +109,7 @@ neox generate [options] --input prompts.jsonl --json
     'early-stopping': { type: 'boolean' },
     input: { type: 'string' },
     json: { type: 'boolean' },
+    batch: { type: 'string' },
   },
   async run({ values, positionals, signal }) {
     const defaults = flagOptions(values);
@@ -119,22 +121,36 @@ neox generate [options] --input prompts.jsonl --json
     const requests = input
       ? lines.map((l) => ({ where: `${input}:${l.line}`, ...lineOptions(`${input}:${l.line}`, l.value, defaults) }))
       : [{ where: 'PROMPT', prompt: positionals[0]!, opts: defaults }];
+    const batch = num(values, 'batch', { int: true, min: 1, max: 64 }) ?? 1;
     const backend = await loadBackend(values);
+    const print = async (choices: { tokenIds?: number[]; text: string; finishReason: string }[]) => {
+      for (const c of choices) await writeOut(JSON.stringify({ ids: c.tokenIds, text: c.text, finish_reason: c.finishReason }) + '\n');
+    };
     try {
-      for (const { where, prompt, opts } of requests) {
+      for (let i = 0; i < requests.length; ) {
+        const { where, prompt, opts } = requests[i]!;
+        // --batch: consecutive lines with the same options share one batched run (one runner row each).
+        const group = [requests[i]!];
+        const key = JSON.stringify(opts);
+        while (json && batch > 1 && group.length < batch && (opts.numBeams ?? 1) === 1 && (opts.n ?? 1) === 1) {
+          const next = requests[i + group.length];
+          if (!next || JSON.stringify(next.opts) !== key) break;
+          group.push(next);
+        }
+        i += group.length;
+        if (group.length > 1) {
+          const res = await withLine(where, () => backend.completeBatch(group.map((g) => g.prompt), { ...opts, signal }));
+          await print(res.choices);
+          if (signal.aborted) return 130;
+          continue;
+        }
         const streaming = !json && (opts.n ?? 1) === 1;
         const res = await withLine(where, () =>
           backend.complete({ ...opts, prompt, signal }, streaming ? (c) => void process.stdout.write(c.text) : undefined),
         );
-        if (json) {
-          for (const c of res.choices) {
-            await writeOut(JSON.stringify({ ids: c.tokenIds, text: c.text, finish_reason: c.finishReason }) + '\n');
-          }
-        } else if (streaming) {
-          await writeOut('\n');
-        } else {
-          await writeOut(res.choices.map((c) => c.text).join('\n---\n') + '\n');
-        }
+        if (json) await print(res.choices);
+        else if (streaming) await writeOut('\n');
+        else await writeOut(res.choices.map((c) => c.text).join('\n---\n') + '\n');
         if (signal.aborted) return 130;
       }
     } finally {

@@ -41,7 +41,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const abort = new AbortController();
-  process.once('SIGINT', () => abort.abort());
+  // First Ctrl-C stops generation between two tokens; a second one (or a stuck load) exits at once.
+  process.on('SIGINT', () => {
+    if (abort.signal.aborted) process.exit(130);
+    abort.abort();
+    setTimeout(() => process.exit(130), 3000).unref();
+  });
   return command.run({ values: parsed.values, positionals: parsed.positionals, signal: abort.signal });
 }
 

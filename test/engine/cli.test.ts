@@ -58,6 +58,11 @@ test('generate --input prompts.jsonl --json matches the reference (greedy, beam,
   assert.equal(out[5]!.text, greedy[0]!.greedy_text.slice(0, greedy[0]!.greedy_text.indexOf(stop)));
   assert.equal((out[6]!.ids as number[]).length, 5);
 
+  // The same lines in batches of 3 (ragged prompts in one run) give the same answers.
+  const b = await neox(['generate', ...fp32, '--input', input, '--json', '--batch', '3']);
+  assert.equal(b.code, 0, b.stderr);
+  assert.deepEqual(lines(b.stdout), out);
+
   const s = await neox(['generate', ...fp32, '--max-tokens', '48', greedy[0]!.prompt]);
   assert.equal(s.code, 0, s.stderr);
   assert.equal(s.stdout, (out[0]!.text as string) + '\n');
