@@ -63,3 +63,28 @@ test('sampling follows softmax probabilities; temperature sharpens', () => {
   const lp = logSoftmax(logits);
   assert.ok(Math.abs(Math.exp(lp[0]!) - 0.6) < 1e-6);
 });
+
+/** The plain HF algorithm (full ascending sort), to check the fast path against. */
+function topPReference(logits: Float32Array, p: number): Float32Array {
+  const out = Float32Array.from(logits);
+  const idx = [...out.keys()].filter((i) => out[i]! !== -Infinity).sort((a, b) => out[a]! - out[b]! || a - b);
+  const lp = logSoftmax(out);
+  let cum = 0;
+  for (let j = 0; j < idx.length - 1; j++) {
+    cum += Math.exp(lp[idx[j]!]!);
+    if (cum <= 1 - p) out[idx[j]!] = -Infinity;
+  }
+  return out;
+}
+
+test('top-p fast path keeps exactly the tokens of the full-sort algorithm', () => {
+  const rng = createRng(3);
+  for (const [spread, p] of [[30, 0.9], [30, 0.5], [5, 0.95], [60, 0.99], [2, 0.3]] as const) {
+    const l = Float32Array.from({ length: 50304 }, () => (rng() - 0.5) * spread);
+    const fast = Float32Array.from(l);
+    applyTopP(fast, p);
+    const ref = topPReference(l, p);
+    const kept = (x: Float32Array) => [...x.keys()].filter((i) => x[i]! !== -Infinity);
+    assert.deepEqual(kept(fast), kept(ref), `spread ${spread}, p ${p}`);
+  }
+});

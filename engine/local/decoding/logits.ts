@@ -67,14 +67,34 @@ export function applyTopK(logits: Float32Array, k: number): void {
 /**
  * HF TopPLogitsWarper: sort ascending, remove tokens whose cumulative probability
  * (from the least likely up) is <= 1 - top_p, always keeping the most likely token.
+ * Sorting 50k logits every token is slow, so only the plausible head (within 16 nats of the
+ * best) is sorted when the tail below it is small enough to be removed whole anyway.
  */
 export function applyTopP(logits: Float32Array, p: number): void {
   if (p >= 1) return;
-  const idx: number[] = [];
-  for (let i = 0; i < logits.length; i++) if (logits[i]! !== -Infinity) idx.push(i);
-  idx.sort((a, b) => logits[a]! - logits[b]! || a - b);
-  const lse = logSumExp(idx.map((i) => logits[i]!));
+  const lse = logSumExp(logits);
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
+  const cut = max - 16;
+  const head: number[] = [];
+  let tail = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i]!;
+    if (v >= cut) head.push(i);
+    else if (v !== -Infinity) tail += Math.exp(v - lse);
+  }
+  let idx: number[];
   let cum = 0;
+  if (tail <= 1 - p) {
+    // Every tail token precedes the head in ascending order and its running sum stays <= tail <= 1-p.
+    for (let i = 0; i < logits.length; i++) if (logits[i]! < cut) logits[i] = -Infinity;
+    cum = tail;
+    idx = head;
+  } else {
+    idx = [];
+    for (let i = 0; i < logits.length; i++) if (logits[i]! !== -Infinity) idx.push(i);
+  }
+  idx.sort((a, b) => logits[a]! - logits[b]! || a - b);
   for (let j = 0; j < idx.length - 1; j++) {
     cum += Math.exp(logits[idx[j]!]! - lse);
     if (cum <= 1 - p) logits[idx[j]!] = -Infinity;
