@@ -2,10 +2,11 @@
 // converted, loaded and run, and the bundled worker (dist/engine-worker.mjs) works like the sources.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 import { loadRunner } from '../../engine/local/load';
+import { NeoxError } from '../../engine/types';
 import { MODEL_DIR, reference, tempDir } from './model-helpers';
 
 const root = tempDir('worker');
@@ -59,6 +60,38 @@ test('the bundled worker (esbuild, as dist/engine-worker.mjs) loads and runs the
     let best = 0;
     for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
     assert.equal(best, g.first_top5_ids[0]);
+    await r.dispose();
+  } finally {
+    if (saved === undefined) delete process.env.NEOX_ENGINE_WORKER;
+    else process.env.NEOX_ENGINE_WORKER = saved;
+  }
+});
+
+test('a worker that fails to start or dies mid-run gives NeoxErrors, not a crash', async () => {
+  const dir = tempDir('fake-worker');
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const broken = join(dir, 'broken.mjs');
+  writeFileSync(broken, "throw new Error('boom at startup');\n");
+  // Answers load like the real worker, then dies on the first forward.
+  const dying = join(dir, 'dying.mjs');
+  writeFileSync(
+    dying,
+    `import { parentPort } from 'node:worker_threads';
+parentPort.on('message', (m) => {
+  if (m.type === 'load') parentPort.postMessage({ type: 'ready', info: { vocabSize: 8, contextLength: 16, eosTokenId: 0, onnxPath: '', summary: {} } });
+  if (m.type === 'forward') process.exit(7);
+});
+`,
+  );
+  const saved = process.env.NEOX_ENGINE_WORKER;
+  try {
+    process.env.NEOX_ENGINE_WORKER = broken;
+    await assert.rejects(loadRunner({ modelDir: MODEL_DIR, quant: 'fp32' }), (e: Error) => e instanceof NeoxError && /boom at startup/.test(e.message));
+    process.env.NEOX_ENGINE_WORKER = dying;
+    const r = await loadRunner({ modelDir: MODEL_DIR, quant: 'fp32' });
+    await assert.rejects(r.forward([[1, 2]]), (e: Error) => e instanceof NeoxError && /exit code 7/.test(e.message));
+    await assert.rejects(r.forward([[1]]), (e: Error) => e instanceof NeoxError && /exit code 7/.test(e.message));
+    assert.throws(() => r.truncate(0), NeoxError);
     await r.dispose();
   } finally {
     if (saved === undefined) delete process.env.NEOX_ENGINE_WORKER;
