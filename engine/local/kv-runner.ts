@@ -68,8 +68,10 @@ export class OnnxKvRunner {
     this.rows = rows;
     this.slots = 0;
     this.rowSlots = Array.from({ length: rows }, () => []);
-    // Old contents need no clearing: slots past `slots` are never read.
-    if (!sameShape) this.allocate(Math.max(MIN_CAPACITY, Math.min(this.capacity, this.config.maxPositions)));
+    // Same shape: keep the buffers (old contents need no clearing, slots past `slots` are never
+    // read). New row count: start small and grow on demand, since rows x the old capacity can be
+    // gigabytes on a large model (2 MB per token per row for GPT-NeoX-20B).
+    if (!sameShape) this.allocate(MIN_CAPACITY);
   }
 
   private allocate(capacity: number): void {
