@@ -86,7 +86,9 @@ export class OnnxKvRunner {
     if (this.slots + added <= this.capacity) return;
     this.compact();
     if (this.slots + added <= this.capacity) return;
-    const capacity = Math.max(this.capacity * 2, this.slots + added, MIN_CAPACITY);
+    // Double (amortized copies), but never past the context length unless padding needs it.
+    const needed = this.slots + added;
+    const capacity = Math.max(needed, MIN_CAPACITY, Math.min(this.capacity * 2, this.config.maxPositions));
     const oldK = this.keys;
     const oldV = this.values;
     const live = this.slots * this.slotStride;
