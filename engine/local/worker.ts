@@ -7,6 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { NeoxError } from '../types';
 import type { RunnerInfo } from './runner';
+import type { NeoxConfig } from './config';
 import type { FromWorker, ToWorker } from './worker-protocol';
 import { ensureModel } from './model-cache';
 import { OnnxKvRunner } from './kv-runner';
@@ -20,6 +21,13 @@ let runner: OnnxKvRunner | undefined;
 let deferredError: NeoxError | undefined;
 // Messages are handled strictly in order, even though forward() awaits onnxruntime.
 let queue: Promise<void> = Promise.resolve();
+
+/** Learned parameters of a GPT-NeoX checkpoint (as transformers counts them). */
+function parameterCount(c: NeoxConfig): number {
+  const { hiddenSize: D, intermediateSize: F, vocabSize: V } = c;
+  const layer = 3 * D * D + 3 * D + D * D + D + D * F + F + F * D + D + 4 * D;
+  return V * D * (c.tiedEmbeddings ? 1 : 2) + c.numLayers * layer + 2 * D;
+}
 
 function errorMessage(e: unknown, id?: number): FromWorker {
   if (e instanceof NeoxError) return { type: 'error', id, message: e.message, code: e.code };
@@ -43,6 +51,7 @@ async function handle(m: ToWorker): Promise<void> {
           onnxPath: built.dir,
           summary: {
             architecture: 'GPTNeoXForCausalLM',
+            parameters: parameterCount(c),
             layers: c.numLayers,
             hiddenSize: c.hiddenSize,
             heads: c.numHeads,

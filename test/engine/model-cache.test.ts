@@ -38,6 +38,7 @@ test('first load converts with per-layer progress, second load reuses the cached
   assert.equal(r2.info.contextLength, 2048);
   assert.equal(r2.info.eosTokenId, 0);
   assert.equal(r2.info.summary.layers, 8);
+  assert.equal(r2.info.summary.parameters, 22876032); // models/neox-code-23m/README.md
   await r2.dispose();
   // Only the finished build is left: no temporary folders.
   assert.deepEqual(readdirSync(cacheDir), [r1.info.onnxPath.split('/').at(-1)]);
