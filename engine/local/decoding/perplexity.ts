@@ -37,8 +37,15 @@ export async function scoreTexts(
       chunks.push({ text, start, part: ids.slice(start, Math.min(start + size, ids.length - 1)) });
     }
   });
+  // Runners that can compute the target log-probabilities inside the model (scoreNext) spare
+  // copying chunk x vocab logits out of onnxruntime and the log-softmax here.
+  const inGraph = typeof runner.scoreNext === 'function';
   const launch = (c: Chunk) => {
     if (c.start === 0) runner.reset(1); // a new text starts from an empty cache
+    if (inGraph) {
+      const ids = texts[c.text]!;
+      return runner.scoreNext!([c.part], [ids.slice(c.start + 1, c.start + 1 + c.part.length) as number[]]);
+    }
     return runner.forward([c.part], { allLogits: true });
   };
   const remaining = texts.map((ids) => Math.ceil(Math.max(0, ids.length - 1) / size));
@@ -54,9 +61,13 @@ export async function scoreTexts(
     const c = chunks[k]!;
     const ids = texts[c.text]!;
     let nll = 0;
-    for (let p = 0; p < c.part.length; p++) {
-      const row = all!.subarray(p * vocab, (p + 1) * vocab);
-      nll += logSumExp(row) - row[ids[c.start + p + 1]!]!;
+    if (inGraph) {
+      for (let p = 0; p < c.part.length; p++) nll -= all![p]!;
+    } else {
+      for (let p = 0; p < c.part.length; p++) {
+        const row = all!.subarray(p * vocab, (p + 1) * vocab);
+        nll += logSumExp(row) - row[ids[c.start + p + 1]!]!;
+      }
     }
     results[c.text]!.nll += nll;
     if (--remaining[c.text]! === 0) opts.onText?.(c.text, results[c.text]!);
