@@ -13,9 +13,38 @@ import { readConfig, type NeoxConfig } from './config';
 import { checkpointFiles, SafetensorsCheckpoint } from './safetensors';
 import { buildNeoxGraph } from './onnx/neox-graph';
 import type { WeightSource } from './weights';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { readFileSync } from 'node:fs';
+import { CALIBRATION_TEXT } from './quant/calibration-text';
 
-/** Bump when the graph or weight format changes, so old cached builds are not reused. */
-export const BUILDER_VERSION = 2;
+/**
+ * Bump when the graph or weight format changes, so old cached builds are not reused.
+ * 3: int4 (scale search) builds of checkpoints are GPTQ-calibrated on CALIBRATION_TEXT.
+ */
+export const BUILDER_VERSION = 3;
+
+/** Calibration tokens for int4 GPTQ and the sequence length they are cut into (quant/calibrate.ts). */
+export const CALIBRATION_TOKENS = 2048;
+export const CALIBRATION_SEQUENCE = 256;
+
+/**
+ * Calibration sequences for an int4 build of the checkpoint in `modelDir`: CALIBRATION_TEXT in its
+ * own tokenizer. None for fp32/int8 and for plain rounding ('rtn', the baseline).
+ */
+export function calibrationFor(modelDir: string, opts: Pick<LoadOptions, 'quant' | 'int4Scales'>): number[][] | undefined {
+  if (opts.quant !== 'int4' || opts.int4Scales === 'rtn' || CALIBRATION_TOKENS <= 0) return undefined;
+  const file = join(modelDir, 'tokenizer.json');
+  let ids: number[];
+  try {
+    const tok = new Tokenizer(JSON.parse(readFileSync(file, 'utf8')), {});
+    ids = tok.encode(CALIBRATION_TEXT, { add_special_tokens: false }).ids.slice(0, CALIBRATION_TOKENS);
+  } catch (e) {
+    throw new NeoxError(`${file}: cannot tokenize the int4 calibration text (${(e as Error).message})`, 'bad_tokenizer');
+  }
+  const seqs: number[][] = [];
+  for (let i = 0; i < ids.length; i += CALIBRATION_SEQUENCE) seqs.push(ids.slice(i, i + CALIBRATION_SEQUENCE));
+  return seqs;
+}
 
 export const ONNX_FILE = 'model.onnx';
 export const DATA_FILE = 'model.data';
@@ -48,7 +77,8 @@ export function modelCacheDir(opts: LoadOptions): string {
     const s = statSync(f);
     return [f, s.size, s.mtimeMs];
   });
-  const key = JSON.stringify({ v: BUILDER_VERSION, files, tag: buildTag(opts) });
+  const calib = opts.quant === 'int4' && opts.int4Scales !== 'rtn' ? { calib: [CALIBRATION_TOKENS, CALIBRATION_SEQUENCE] } : {};
+  const key = JSON.stringify({ v: BUILDER_VERSION, files, tag: buildTag(opts), ...calib });
   const hash = createHash('sha256').update(key).digest('hex').slice(0, 16);
   const safeName = basename(modelDir).replace(/[^A-Za-z0-9._-]/g, '_');
   return join(resolve(opts.cacheDir ?? defaultCacheDir()), `${safeName}-${buildTag(opts)}-${hash}`);
@@ -63,6 +93,7 @@ export function buildInto(
   finalDir: string,
   opts: Pick<LoadOptions, 'quant' | 'blockSize' | 'int4Scales'>,
   onProgress?: (p: LoadProgress) => void,
+  calibration?: number[][],
 ): void {
   const parent = join(finalDir, '..');
   try {
@@ -74,8 +105,9 @@ export function buildInto(
   const tmp = join(parent, `.tmp-${basename(finalDir)}-${process.pid}-${Date.now().toString(36)}`);
   mkdirSync(tmp);
   try {
-    buildNeoxGraph(source, join(tmp, DATA_FILE), join(tmp, ONNX_FILE), { quant: opts.quant, blockSize: opts.blockSize, int4Scales: opts.int4Scales }, onProgress);
-    writeFileSync(join(tmp, 'build.json'), JSON.stringify({ builder: BUILDER_VERSION, ...opts, config: source.config }, null, 2));
+    buildNeoxGraph(source, join(tmp, DATA_FILE), join(tmp, ONNX_FILE), { quant: opts.quant, blockSize: opts.blockSize, int4Scales: opts.int4Scales, calibration }, onProgress);
+    const calibrationTokens = calibration?.reduce((n, s) => n + s.length, 0) ?? 0;
+    writeFileSync(join(tmp, 'build.json'), JSON.stringify({ builder: BUILDER_VERSION, ...opts, calibrationTokens, config: source.config }, null, 2));
     try {
       renameSync(tmp, finalDir);
     } catch (e) {
@@ -99,7 +131,7 @@ export function ensureModel(opts: LoadOptions, onProgress?: (p: LoadProgress) =>
   onProgress?.({ stage: 'convert', message: `Converting ${opts.modelDir} (${buildTag(opts)}) into ${dir}`, fraction: 0 });
   const source = new SafetensorsCheckpoint(opts.modelDir);
   try {
-    buildInto(source, dir, opts, onProgress);
+    buildInto(source, dir, opts, onProgress, calibrationFor(opts.modelDir, opts));
   } finally {
     source.close();
   }

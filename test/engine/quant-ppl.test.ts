@@ -4,7 +4,8 @@
 // matches it to 1e-7: test/engine/model-*.test.ts):
 //   int8 within 0.5%; int4 block 32 within 3%; the scale search beats plain absmax rounding
 //   (RTN) at block 32 and 128; int4 greedy continuations agree with the fp32 reference on the
-//   first 8 tokens for >= 70% of the 46 prompts (NOT met yet: reported as a TODO test, below).
+//   first 8 tokens for >= 70% of the 46 prompts (int4 builds of checkpoints are GPTQ-calibrated on
+//   engine/local/quant/calibration-text.ts, which is not this eval data).
 // Slow by nature (each configuration is ~2 TFLOP of forward passes: ~1 min per configuration on
 // 2 free cores), so every configuration is built and evaluated once, in this one process.
 import { test, after } from 'node:test';
@@ -69,22 +70,13 @@ async function int4GreedyAgreement(): Promise<number> {
   }
 }
 
-// Measured on this machine: 26/46. For scale: int8 agrees on 41/46, int4 with an fp32 head 28/46,
-// int4 with qkv and MLP-up kept at int8 31/46 -- the weight error of every layer contributes.
-test('int4 block 32 greedy: agreement with the fp32 reference does not regress (>= 50% of 46 prompts)', async () => {
+// Measured on this machine: 34/46 with GPTQ (2048 calibration tokens); the uncalibrated scale
+// search alone agreed on 26/46 (see quant/policy.ts for every variant measured). int8: 41/46.
+test('int4 block 32 greedy: agrees with the fp32 reference on 8 tokens for >= 70% of prompts (issue 3 target)', async () => {
   assert.equal(reference.greedy.length, 46);
   const agree = await int4GreedyAgreement();
-  assert.ok(agree >= 23, `only ${agree}/46 prompts agree`);
+  assert.ok(agree / 46 >= 0.7, `${agree}/46 prompts agree`);
 });
-
-test(
-  'int4 block 32 greedy: agrees with the fp32 reference on 8 tokens for >= 70% of prompts (issue 3 target)',
-  { todo: 'not met: 26/46 (57%) measured; needs calibration-based (GPTQ/AWQ-style) int4, see the final report of issue 3' },
-  async () => {
-    const agree = await int4GreedyAgreement();
-    assert.ok(agree / 46 >= 0.7, `${agree}/46 prompts agree`);
-  },
-);
 
 test('int4 block 32: the scale search beats plain absmax rounding', async () => {
   const rtn = await pplOf('int4-b32-rtn', { quant: 'int4', blockSize: 32, int4Scales: 'rtn' });

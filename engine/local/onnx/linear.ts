@@ -6,6 +6,7 @@ import { NeoxError } from '../../types';
 import type { Quantization } from '../runner';
 import type { GraphBuilder } from './graph';
 import { linearPrecision } from '../quant/policy';
+import type { Int4Weight } from '../quant/int4';
 import { emitInt8Linear, emitInt4Linear, int4Options } from '../quant/emit';
 
 /** Which layer a weight belongs to, so a quantizer can keep some (e.g. the output head) in higher precision. */
@@ -27,6 +28,8 @@ export interface LinearSpec {
   N: number;
   /** [N] or absent. */
   bias?: Float32Array | null;
+  /** The int4 weight already quantized (calibrated builds quantize during the calibration pass). */
+  int4?: Int4Weight;
 }
 
 export interface LinearOptions {
@@ -35,6 +38,11 @@ export interface LinearOptions {
   blockSize?: number;
   /** int4 scale choice (LoadOptions.int4Scales). */
   int4Scales?: 'search' | 'search-coarse' | 'rtn';
+  /**
+   * Token sequences of calibration text. When given (and the scales are not 'rtn'), int4 layers
+   * are quantized with GPTQ against these inputs' statistics instead of weight error alone.
+   */
+  calibration?: number[][];
 }
 
 /** Emits x[..., K] @ W[K, N] (+ b) and returns the output value name ([..., N]). */
@@ -43,7 +51,7 @@ export function emitLinear(g: GraphBuilder, x: string, spec: LinearSpec, opts: L
   // Which layers stay in higher precision under int8/int4 is decided (and explained) in quant/policy.ts.
   switch (linearPrecision(spec.role, opts.quant)) {
     case 'int4':
-      return emitInt4Linear(g, x, spec, int4Options(opts));
+      return emitInt4Linear(g, x, spec, { ...int4Options(opts), prequantized: spec.int4 });
     case 'int8':
       return emitInt8Linear(g, x, asKN(spec));
     case 'fp32': {

@@ -137,7 +137,8 @@ function scoreScale(x: Float32Array, start: number, end: number, s: number, lsq:
 
 const lsqScratch = new Float64Array(1);
 
-function searchScale(x: Float32Array, start: number, len: number, grid: readonly number[]): number {
+/** The clipping-ratio search for one block (also used per block by quant/gptq.ts). */
+export function searchScale(x: Float32Array, start: number, len: number, grid: readonly number[]): number {
   const end = start + len;
   let amax = 0;
   let extreme = 0;
@@ -214,4 +215,20 @@ export function reconstructionError(w: Float32Array, q: Int4Weight): number {
     e += r * r;
   }
   return e;
+}
+
+/** Reconstruct W in the quantizer's own [N, K] layout (Wt, torch Linear layout). */
+export function dequantizeInt4Columns(q: Int4Weight): Float32Array {
+  const { K, N, blockSize, nBlocks, data, scales } = q;
+  const half = blockSize / 2;
+  const w = new Float32Array(N * K);
+  for (let n = 0; n < N; n++) {
+    for (let k = 0; k < K; k++) {
+      const blk = n * nBlocks + Math.floor(k / blockSize);
+      const i = k % blockSize;
+      const byte = data[blk * half + (i >> 1)];
+      w[n * K + k] = ((i & 1 ? byte >> 4 : byte & 15) - 8) * scales[blk];
+    }
+  }
+  return w;
 }
