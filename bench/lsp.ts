@@ -52,6 +52,7 @@ async function timed(h: Harness, uri: string, line: number, character: number) {
   const r = await h.inline(uri, { line, character });
   const ms = performance.now() - t0;
   const a = await h.conn.sendRequest<Answer>('neox/debug/lastCompletion');
+  if (process.env.BENCH_VERBOSE) process.stderr.write(`  ${uri} ${line}:${character} ${a.source} ${ms.toFixed(0)} ms\n`);
   const first = r?.items[0]?.insertText;
   return { ms, a, suggestion: typeof first === 'string' ? first : undefined };
 }

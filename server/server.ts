@@ -42,6 +42,7 @@ import {
 import { completionSettings, languageEnabled, resolveSettings, type EffectiveSettings } from './settings';
 import { Statistics } from './stats';
 import { relativePath } from './paths';
+import { stopSyntaxWorker } from './syntax';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
@@ -270,6 +271,7 @@ connection.onRequest('neox/debug/inFlight', () => ({ inFlight: completions.inFli
 
 connection.onShutdown(async () => {
   stats.flush();
+  await stopSyntaxWorker();
   await backends.dispose();
 });
 

@@ -1,21 +1,30 @@
 /**
  * tree-sitter (web-tree-sitter 0.22 + the prebuilt grammars of tree-sitter-wasms), used to
- * tell whether the cursor sits in a comment or string and whether it is inside a block.
+ * tell whether the cursor sits in a comment or string.
  *
- * The wasm files are looked up both next to this module (dist/: esbuild.mjs copies
- * web-tree-sitter's tree-sitter.wasm to dist/ and tree-sitter-wasms/out/*.wasm to dist/grammars/)
- * and in node_modules (running from sources). A missing grammar is not an error: callers
- * fall back to line heuristics.
+ * Parsing runs in a worker thread with a deadline: a grammar that loops forever on some input
+ * (it happens, see syntax-parse.ts) costs one request its tree-sitter answer, not the server.
+ * On a timeout the worker is terminated, the grammar rests for a while, and callers fall back
+ * to line heuristics (`undefined`).
+ *
+ * The wasm files are looked up next to this module (dist/: esbuild.mjs copies web-tree-sitter's
+ * tree-sitter.wasm to dist/ and tree-sitter-wasms/out/*.wasm to dist/grammars/) and in
+ * node_modules (running from sources).
  */
-import Parser from 'web-tree-sitter';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { languageSpec } from './language';
+import type { CursorSyntax } from './syntax-parse';
+import type { SyntaxJob } from './syntax-worker';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
+export type { CursorSyntax } from './syntax-parse';
+
+const hereUrl = typeof import.meta.url === 'string' && import.meta.url ? import.meta.url : pathToFileURL(__filename).href;
+const here = dirname(fileURLToPath(hereUrl));
+const require = createRequire(hereUrl);
 
 function packageDir(name: string): string | undefined {
   try {
@@ -40,92 +49,97 @@ export function grammarWasmPath(grammar: string): string | undefined {
   return firstExisting([join(here, 'grammars', file), pkg && join(pkg, 'out', file)]);
 }
 
-let init: Promise<boolean> | undefined;
-const languages = new Map<string, Promise<Parser.Language | undefined>>();
-
-function initParser(): Promise<boolean> {
-  init ??= (async () => {
-    const wasm = runtimeWasmPath();
-    if (!wasm) return false;
-    await Parser.init({ locateFile: () => wasm });
-    return true;
-  })().catch(() => false);
-  return init;
-}
-
-async function loadLanguage(languageId: string): Promise<Parser.Language | undefined> {
-  const grammar = languageSpec(languageId).grammar;
-  if (!grammar) return undefined;
-  let p = languages.get(grammar);
-  if (!p) {
-    p = (async () => {
-      if (!(await initParser())) return undefined;
-      const path = grammarWasmPath(grammar);
-      return path ? await Parser.Language.load(path) : undefined;
-    })().catch(() => undefined);
-    languages.set(grammar, p);
+/** syntax-worker.ts under tsx (sources), syntax-worker.mjs next to the bundle (dist/). */
+function workerScript(): { script: string | URL; eval?: boolean } | undefined {
+  if (hereUrl.endsWith('.ts')) {
+    // A worker does not inherit tsx's loader hooks in Node 20: register them first.
+    const api = import.meta.resolve('tsx/esm/api');
+    const worker = new URL('./syntax-worker.ts', hereUrl).href;
+    return { script: `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(worker)}); });`, eval: true };
   }
-  return p;
+  const url = new URL('./syntax-worker.mjs', hereUrl);
+  return existsSync(fileURLToPath(url)) ? { script: url } : undefined;
 }
 
-export interface CursorSyntax {
-  /** The cursor is inside a comment. */
-  inComment: boolean;
-  /** The cursor is inside a string literal (not at its closing quote). */
-  inString: boolean;
-  /** The text around the cursor does not parse (an unfinished construct). */
-  inError: boolean;
+/** First answer of a fresh worker includes loading wasm; later ones are a parse. */
+const FIRST_DEADLINE_MS = 3000;
+const DEADLINE_MS = 250;
+const REST_AFTER_TIMEOUT_MS = 30_000;
+
+interface SyntaxWorker {
+  thread: Worker;
+  warm: boolean;
+  /** Jobs of this thread only: a terminated thread must not answer for its successor's. */
+  pending: Map<number, (r: CursorSyntax | undefined) => void>;
 }
 
-const parsers = new Map<Parser.Language, Parser>();
+let worker: SyntaxWorker | undefined;
+let nextId = 1;
+const restingUntil = new Map<string, number>();
+
+function ensureWorker(): SyntaxWorker | undefined {
+  if (worker) return worker;
+  const entry = workerScript();
+  if (!entry) return undefined;
+  const w: SyntaxWorker = { thread: new Worker(entry.script, { eval: entry.eval }), warm: false, pending: new Map() };
+  w.thread.on('message', (m: { id: number; result?: CursorSyntax; error?: string }) => {
+    w.warm = true;
+    w.pending.get(m.id)?.(m.result);
+    w.pending.delete(m.id);
+  });
+  const fail = () => {
+    if (worker === w) worker = undefined;
+    for (const [, resolve] of w.pending) resolve(undefined);
+    w.pending.clear();
+  };
+  w.thread.on('error', fail);
+  w.thread.on('exit', fail);
+  // An idle parser must not keep the process alive (after the listeners: adding one re-refs).
+  w.thread.unref();
+  worker = w;
+  return w;
+}
+
+/** Stop the worker (server shutdown, tests). */
+export async function stopSyntaxWorker(): Promise<void> {
+  const w = worker;
+  worker = undefined;
+  await w?.thread.terminate();
+}
 
 /**
- * Syntax facts at `offset` in `text`, or undefined when no grammar exists for the language.
- * Only the tail of the text (up to `maxChars` before the cursor) is parsed: enough context
- * for the node around the cursor, and parse time stays small on big files.
+ * Syntax facts at `offset` in `text`, or undefined when no grammar exists for the language or
+ * tree-sitter did not answer in time. Only a window around the cursor is parsed (`maxChars`
+ * before it): enough for the node at the cursor, and the parse stays small on big files.
  */
-export async function cursorSyntax(
-  text: string,
-  offset: number,
-  languageId: string,
-  maxChars = 20_000,
-): Promise<CursorSyntax | undefined> {
-  const lang = await loadLanguage(languageId);
-  if (!lang) return undefined;
-  let parser = parsers.get(lang);
-  if (!parser) {
-    parser = new Parser();
-    parser.setLanguage(lang);
-    parsers.set(lang, parser);
-  }
+export async function cursorSyntax(text: string, offset: number, languageId: string, maxChars = 20_000): Promise<CursorSyntax | undefined> {
+  const grammar = languageSpec(languageId).grammar;
+  if (!grammar || (restingUntil.get(grammar) ?? 0) > Date.now()) return undefined;
+  const runtimeWasm = runtimeWasmPath();
+  const grammarWasm = grammarWasmPath(grammar);
+  if (!runtimeWasm || !grammarWasm) return undefined;
+  const w = ensureWorker();
+  if (!w) return undefined;
   // Start at a line boundary so row/column stay meaningful.
   let start = Math.max(0, offset - maxChars);
   if (start > 0) start = text.indexOf('\n', start) + 1 || start;
   const end = Math.min(text.length, offset + 2_000);
-  const src = text.slice(start, end);
-  const cursor = offset - start;
-  const before = src.slice(0, cursor);
-  const row = before.split('\n').length - 1;
-  const column = cursor - (before.lastIndexOf('\n') + 1);
-  const tree = parser.parse(src);
-  try {
-    // The node just left of the cursor decides: `# comment|` is in the comment, `"abc|"` in the string.
-    const col = Math.max(0, column - 1);
-    const node = tree.rootNode.descendantForPosition({ row, column: col });
-    let inComment = false;
-    let inString = false;
-    let inError = false;
-    for (let n: Parser.SyntaxNode | null = node; n; n = n.parent) {
-      const t = n.type;
-      if (t.includes('comment')) inComment = true;
-      else if (/string|template_string|char_literal|raw_string/.test(t) && !/string_(start|end)$/.test(t)) {
-        // At the closing quote, the cursor is after the string.
-        const endsAtCursor = n.endPosition.row === row && n.endPosition.column <= column;
-        if (!endsAtCursor) inString = true;
-      } else if (t === 'ERROR') inError = true;
-    }
-    return { inComment, inString, inError };
-  } finally {
-    tree.delete();
-  }
+  const job: SyntaxJob = { id: nextId++, runtimeWasm, grammarWasm, src: text.slice(start, end), cursor: offset - start };
+  const deadline = w.warm ? DEADLINE_MS : FIRST_DEADLINE_MS;
+  return new Promise<CursorSyntax | undefined>((resolve) => {
+    const timer = setTimeout(() => {
+      if (!w.pending.has(job.id)) return;
+      w.pending.delete(job.id);
+      restingUntil.set(grammar, Date.now() + REST_AFTER_TIMEOUT_MS);
+      // The parser is stuck in wasm: only terminating the thread stops it.
+      if (worker === w) worker = undefined;
+      void w.thread.terminate();
+      resolve(undefined);
+    }, deadline);
+    w.pending.set(job.id, (r) => {
+      clearTimeout(timer);
+      resolve(r);
+    });
+    w.thread.postMessage(job);
+  });
 }
