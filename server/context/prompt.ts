@@ -116,7 +116,9 @@ export class PromptBuilder {
       if (prefixTokens > prefixBudget) prefixTokens = -1;
     }
     if (prefixTokens < 0) {
-      const whole = await this.countTokens(r.text.slice(0, r.offset));
+      // Counting a whole big file costs hundreds of ms; past ~8 characters per budget token
+      // (code averages 3-4) it cannot fit anyway.
+      const whole = r.offset <= prefixBudget * 8 ? await this.countTokens(r.text.slice(0, r.offset)) : Infinity;
       if (whole <= prefixBudget) {
         start = 0;
         prefixTokens = whole;
