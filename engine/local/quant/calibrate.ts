@@ -180,10 +180,30 @@ function layerNorm(x: Float32Array, T: number, D: number, w: Float32Array, b: Fl
   return y;
 }
 
-/** x [T, K] @ W^T + b with W in torch layout [N, K] -> [T, N]. */
+/** x [T, K] @ W^T + b with W in torch layout [N, K] -> [T, N]. Four rows of x per pass over W. */
 export function linear(x: Float32Array, T: number, K: number, w: Float32Array, b: Float32Array | null, N: number): Float32Array {
   const y = new Float32Array(T * N);
-  for (let t = 0; t < T; t++) {
+  let t = 0;
+  for (; t + 4 <= T; t += 4) {
+    const x0 = t * K, x1 = x0 + K, x2 = x1 + K, x3 = x2 + K;
+    for (let n = 0; n < N; n++) {
+      const wo = n * K;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let k = 0; k < K; k++) {
+        const wk = w[wo + k];
+        s0 += x[x0 + k] * wk;
+        s1 += x[x1 + k] * wk;
+        s2 += x[x2 + k] * wk;
+        s3 += x[x3 + k] * wk;
+      }
+      const bn = b ? b[n] : 0;
+      y[t * N + n] = s0 + bn;
+      y[(t + 1) * N + n] = s1 + bn;
+      y[(t + 2) * N + n] = s2 + bn;
+      y[(t + 3) * N + n] = s3 + bn;
+    }
+  }
+  for (; t < T; t++) {
     const xo = t * K;
     for (let n = 0; n < N; n++) {
       const wo = n * K;
@@ -195,14 +215,22 @@ export function linear(x: Float32Array, T: number, K: number, w: Float32Array, b
   return y;
 }
 
-/** X^T X of x [T, K], symmetric K x K. Upper triangle accumulated, then mirrored. */
+/** X^T X of x [T, K], symmetric K x K. Upper triangle accumulated four rows of x at a time, then mirrored. */
 function gram(x: Float32Array, T: number, K: number): Float64Array {
   const g = new Float64Array(K * K);
-  for (let t = 0; t < T; t++) {
+  let t = 0;
+  for (; t + 4 <= T; t += 4) {
+    const o0 = t * K, o1 = o0 + K, o2 = o1 + K, o3 = o2 + K;
+    for (let i = 0; i < K; i++) {
+      const a0 = x[o0 + i], a1 = x[o1 + i], a2 = x[o2 + i], a3 = x[o3 + i];
+      const row = i * K;
+      for (let j = i; j < K; j++) g[row + j] += a0 * x[o0 + j] + a1 * x[o1 + j] + a2 * x[o2 + j] + a3 * x[o3 + j];
+    }
+  }
+  for (; t < T; t++) {
     const o = t * K;
     for (let i = 0; i < K; i++) {
       const xi = x[o + i];
-      if (xi === 0) continue;
       const row = i * K;
       for (let j = i; j < K; j++) g[row + j] += xi * x[o + j];
     }
