@@ -291,12 +291,15 @@ describe(`language server over stdio, real model (${QUANT})`, () => {
       context: [{ fileName: 'a.py', languageId: 'python', text: 'x = 1' }],
     });
     assert.equal(typeof reply.content, 'string');
+    const uri = 'file:///work/project/stats.py';
+    await h.open(uri, 'python', 'import os\nprint(');
+    await h.inline(uri, { line: 1, character: 6 }, { invoked: true });
     await h.conn.sendNotification('neox/completionEvent', { completionId: 'x', kind: 'shown' });
     await h.conn.sendNotification('neox/completionEvent', { completionId: 'x', kind: 'accepted' });
     const stats = await h.conn.sendRequest<{ shown: number; accepted: number; requests: number; latencyMs: { p50: number; count: number } }>(
       'neox/getStatistics',
     );
-    assert.ok(stats.shown >= 1 && stats.accepted >= 1 && stats.requests > 0 && stats.latencyMs.count > 0 && stats.latencyMs.p50 > 0);
+    assert.ok(stats.shown >= 1 && stats.accepted >= 1 && stats.requests > 0 && stats.latencyMs.count > 0 && stats.latencyMs.p50 >= 0, JSON.stringify(stats));
     const models = await h.conn.sendRequest<{ models: { id: string; backend: string }[] }>('neox/listModels');
     assert.ok(models.models.some((m) => m.backend === 'local' && m.id.endsWith('neox-code-23m')));
   });
