@@ -16,6 +16,7 @@ import type { WeightSource } from './weights';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { readFileSync } from 'node:fs';
 import { CALIBRATION_TEXT } from './quant/calibration-text';
+import { CALIBRATION_MAX_COST, calibrationCost } from './quant/calibrate';
 
 /**
  * Bump when the graph or weight format changes, so old cached builds are not reused.
@@ -28,11 +29,20 @@ export const CALIBRATION_TOKENS = 2048;
 export const CALIBRATION_SEQUENCE = 256;
 
 /**
+ * Whether an int4 build of a checkpoint with this config is GPTQ-calibrated: int4 with the scale
+ * search, and a model small enough for the JS calibration pass (calibrationCost).
+ */
+export function isCalibrated(config: NeoxConfig, opts: Pick<LoadOptions, 'quant' | 'int4Scales'>): boolean {
+  return opts.quant === 'int4' && opts.int4Scales !== 'rtn' && calibrationCost(config, CALIBRATION_TOKENS) <= CALIBRATION_MAX_COST;
+}
+
+/**
  * Calibration sequences for an int4 build of the checkpoint in `modelDir`: CALIBRATION_TEXT in its
- * own tokenizer. None for fp32/int8 and for plain rounding ('rtn', the baseline).
+ * own tokenizer. None for fp32/int8, for plain rounding ('rtn', the baseline) and for models too
+ * large to calibrate (isCalibrated).
  */
 export function calibrationFor(modelDir: string, opts: Pick<LoadOptions, 'quant' | 'int4Scales'>): number[][] | undefined {
-  if (opts.quant !== 'int4' || opts.int4Scales === 'rtn' || CALIBRATION_TOKENS <= 0) return undefined;
+  if (!isCalibrated(readConfig(modelDir), opts)) return undefined;
   const file = join(modelDir, 'tokenizer.json');
   let ids: number[];
   try {
@@ -77,7 +87,7 @@ export function modelCacheDir(opts: LoadOptions): string {
     const s = statSync(f);
     return [f, s.size, s.mtimeMs];
   });
-  const calib = opts.quant === 'int4' && opts.int4Scales !== 'rtn' ? { calib: [CALIBRATION_TOKENS, CALIBRATION_SEQUENCE] } : {};
+  const calib = isCalibrated(readConfig(modelDir), opts) ? { calib: [CALIBRATION_TOKENS, CALIBRATION_SEQUENCE] } : {};
   const key = JSON.stringify({ v: BUILDER_VERSION, files, tag: buildTag(opts), ...calib });
   const hash = createHash('sha256').update(key).digest('hex').slice(0, 16);
   const safeName = basename(modelDir).replace(/[^A-Za-z0-9._-]/g, '_');

@@ -11,7 +11,8 @@ import { names } from '../../engine/local/weights';
 import { CalibrationForward, linear } from '../../engine/local/quant/calibrate';
 import { gptqInt4Columns } from '../../engine/local/quant/gptq';
 import { dequantizeInt4, dequantizeInt4Columns, quantizeInt4Columns } from '../../engine/local/quant/int4';
-import { calibrationFor } from '../../engine/local/model-cache';
+import { calibrationFor, CALIBRATION_TOKENS, isCalibrated } from '../../engine/local/model-cache';
+import { readConfig } from '../../engine/local/config';
 import { loadRunner } from '../../engine/local/load';
 import { MODEL_DIR, reference } from './quant-eval';
 
@@ -98,4 +99,12 @@ test('calibration tokens: int4 scale search builds are calibrated, rtn / int8 / 
   assert.equal(seqs.reduce((n, s) => n + s.length, 0), 2048);
   assert.equal(calibrationFor(MODEL_DIR, { quant: 'int4', int4Scales: 'rtn' }), undefined);
   assert.equal(calibrationFor(MODEL_DIR, { quant: 'int8' }), undefined);
+});
+
+test('calibration is skipped for models too large for the JS pass (GPT-NeoX-20B shape)', () => {
+  const small = readConfig(MODEL_DIR);
+  assert.ok(isCalibrated(small, { quant: 'int4' }));
+  const neox20b = { ...small, hiddenSize: 6144, intermediateSize: 24576, numLayers: 44, numHeads: 64, headSize: 96 };
+  assert.equal(isCalibrated(neox20b, { quant: 'int4' }), false);
+  assert.equal(CALIBRATION_TOKENS, 2048);
 });

@@ -18,6 +18,27 @@
 import type { NeoxConfig } from '../config';
 import { rotaryTables } from '../onnx/neox-graph';
 
+/**
+ * Rough multiply-add count of calibrating a model on `tokens` tokens: the forward pass, the Gram
+ * matrices and GPTQ (including its K^3 factorisations). The JS pass runs ~0.6e9 of these per second
+ * on this project's CPU (the default model: ~1.8e10, ~30 s).
+ */
+export function calibrationCost(c: NeoxConfig, tokens: number): number {
+  const D = c.hiddenSize;
+  const F = c.intermediateSize;
+  const forward = tokens * (3 * D * D + D * D + 2 * D * F);
+  const grams = (tokens * (3 * D * D + F * F)) / 2;
+  const gptq = (3 * D * D * D + D * D * D + F * D * D + D * F * F) / 2 + 3 * D * D * D + F * F * F;
+  return c.numLayers * (forward + grams + gptq);
+}
+
+/**
+ * Above this (~3 minutes) calibration is skipped and int4 falls back to the uncalibrated scale
+ * search. At 2048 tokens: the default model 1.8e10, Pythia-70M 1.3e11, Pythia-160M 7.4e11,
+ * GPT-NeoX-20B 8.8e14 (days in JS, and its MLP-down H alone would be 24576^2 doubles, 4.8 GB).
+ */
+export const CALIBRATION_MAX_COST = 1e11;
+
 /** Weights of one layer in torch layout (Linear [out, in]). */
 export interface LayerWeights {
   ln1: { weight: Float32Array; bias: Float32Array };
