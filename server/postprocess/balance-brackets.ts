@@ -4,12 +4,11 @@ const OPEN: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
 const CLOSE: Record<string, string> = { ')': '(', ']': '[', '}': '{' };
 
 /**
- * Brackets left open in `text` (a bracket stack, innermost last), skipping strings and line
- * comments. Quote state resets at every line break, so an apostrophe in a comment
- * or an unterminated string cannot poison the rest of the scan.
+ * Each bracket of `text` outside strings and line comments, with its index. Quote state resets
+ * at every line break (template literals excepted), so an apostrophe in a comment or an
+ * unterminated string cannot poison the rest of the scan.
  */
-export function openBrackets(text: string, lineComment: string): string[] {
-  const stack: string[] = [];
+function* codeBrackets(text: string, lineComment: string): Generator<[string, number]> {
   let quote = '';
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
@@ -25,12 +24,18 @@ export function openBrackets(text: string, lineComment: string): string[] {
     if (ch === '"' || ch === "'" || ch === '`') quote = ch;
     else if (text.startsWith(lineComment, i)) {
       const nl = text.indexOf('\n', i);
-      if (nl < 0) break;
+      if (nl < 0) return;
       i = nl - 1;
-    } else if (OPEN[ch]) stack.push(ch);
-    else if (CLOSE[ch]) {
-      if (stack[stack.length - 1] === CLOSE[ch]) stack.pop();
-    }
+    } else if (OPEN[ch] || CLOSE[ch]) yield [ch, i];
+  }
+}
+
+/** Brackets left open in `text` (a bracket stack, innermost last). */
+export function openBrackets(text: string, lineComment: string): string[] {
+  const stack: string[] = [];
+  for (const [ch] of codeBrackets(text, lineComment)) {
+    if (OPEN[ch]) stack.push(ch);
+    else if (stack[stack.length - 1] === CLOSE[ch]) stack.pop();
   }
   return stack;
 }
@@ -39,21 +44,10 @@ export function openBrackets(text: string, lineComment: string): string[] {
 export function unmatchedClosers(line: string, lineComment: string): string[] {
   const out: string[] = [];
   const open: string[] = [];
-  let quote = '';
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (quote) {
-      if (ch === '\\') i++;
-      else if (ch === quote) quote = '';
-      continue;
-    }
-    if (ch === '"' || ch === "'" || ch === '`') quote = ch;
-    else if (line.startsWith(lineComment, i)) break;
-    else if (OPEN[ch]) open.push(ch);
-    else if (CLOSE[ch]) {
-      if (open.length) open.pop();
-      else out.push(ch);
-    }
+  for (const [ch] of codeBrackets(line, lineComment)) {
+    if (OPEN[ch]) open.push(ch);
+    else if (open.length) open.pop();
+    else out.push(ch);
   }
   return out;
 }
@@ -76,31 +70,13 @@ export const balanceBrackets: PostprocessRule = (text, ctx) => {
     else break;
   }
   const own: string[] = [];
-  let quote = '';
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (ch === '\n') {
-      if (quote !== '`') quote = '';
-      continue;
-    }
-    if (quote) {
-      if (ch === '\\') i++;
-      else if (ch === quote) quote = '';
-      continue;
-    }
-    if (ch === '"' || ch === "'" || ch === '`') quote = ch;
-    else if (text.startsWith(lc, i)) {
-      const nl = text.indexOf('\n', i);
-      if (nl < 0) break;
-      i = nl - 1;
-    } else if (OPEN[ch]) own.push(ch);
-    else if (CLOSE[ch]) {
-      if (own.length) {
-        if (own[own.length - 1] !== CLOSE[ch]) return text.slice(0, i);
-        own.pop();
-      } else if (available[available.length - 1] === CLOSE[ch]) available.pop();
-      else return text.slice(0, i);
-    }
+  for (const [ch, i] of codeBrackets(text, lc)) {
+    if (OPEN[ch]) own.push(ch);
+    else if (own.length) {
+      if (own[own.length - 1] !== CLOSE[ch]) return text.slice(0, i);
+      own.pop();
+    } else if (available[available.length - 1] === CLOSE[ch]) available.pop();
+    else return text.slice(0, i);
   }
   return text;
 };
