@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, startServer, type Harness } from '../test/server/lsp-harness';
+import { DebugLastCompletionRequest } from '../server/protocol';
 
 const args = process.argv.slice(2);
 const quant = (args[args.indexOf('--quant') + 1] && args.includes('--quant') ? args[args.indexOf('--quant') + 1] : 'int8') as 'int8' | 'fp32';
@@ -24,13 +25,6 @@ const fixtures = readFileSync(join(ROOT, 'test/fixtures/code-eval.jsonl'), 'utf8
   .filter(Boolean)
   .map((l) => JSON.parse(l) as { lang: string; path: string; text: string })
   .filter((f) => f.text.length > 9000 && ['python', 'javascript', 'java', 'c', 'typescript'].includes(f.lang));
-
-interface Answer {
-  source: string;
-  latencyMs: number;
-  promptTokens?: number;
-  promptTokensReused?: number;
-}
 
 const pct = (xs: number[], p: number) => {
   if (!xs.length) return null;
@@ -51,7 +45,7 @@ async function timed(h: Harness, uri: string, line: number, character: number) {
   const t0 = performance.now();
   const r = await h.inline(uri, { line, character });
   const ms = performance.now() - t0;
-  const a = await h.conn.sendRequest<Answer>('neox/debug/lastCompletion');
+  const a = await h.conn.sendRequest(DebugLastCompletionRequest);
   if (process.env.BENCH_VERBOSE) process.stderr.write(`  ${uri} ${line}:${character} ${a.source} ${ms.toFixed(0)} ms\n`);
   const first = r?.items[0]?.insertText;
   return { ms, a, suggestion: typeof first === 'string' ? first : undefined };

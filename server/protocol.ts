@@ -204,3 +204,22 @@ export interface NeoxInitializationOptions {
  * registers the command and reports `accepted` with CompletionEventNotification.
  */
 export const INLINE_ACCEPTED_COMMAND = 'neoxComplete.inlineAccepted';
+
+// ---------- diagnostics (used by tests and benchmarks; no UI) ----------
+
+/** How the last inline request was answered: 'generated', 'cache', 'typedThrough', ... and its cost. */
+export interface LastCompletionResult {
+  source?: string;
+  latencyMs?: number;
+  promptTokens?: number;
+  promptTokensReused?: number;
+  multiline?: boolean;
+}
+export const DebugLastCompletionRequest = new RequestType0<LastCompletionResult, void>('neox/debug/lastCompletion');
+
+/** Inline generations running right now, and generations holding the engine lock. */
+export interface InFlightResult {
+  inFlight: number;
+  lockRunning: number;
+}
+export const DebugInFlightRequest = new RequestType0<InFlightResult, void>('neox/debug/inFlight');

@@ -38,6 +38,9 @@ import {
   StreamNotification,
   type NeoxInitializationOptions,
   type StatusParams,
+  DebugInFlightRequest,
+  DebugLastCompletionRequest,
+  type LastCompletionResult,
 } from './protocol';
 import { completionSettings, languageEnabled, resolveSettings, type EffectiveSettings } from './settings';
 import { Statistics } from './stats';
@@ -263,11 +266,11 @@ connection.onNotification(CompletionEventNotification, (p) => {
 });
 
 /** Bench and diagnostics hook: how the last inline request was answered. */
-let lastAnswer: Record<string, unknown> = {};
-connection.onRequest('neox/debug/lastCompletion', () => lastAnswer);
+let lastAnswer: LastCompletionResult = {};
+connection.onRequest(DebugLastCompletionRequest, () => lastAnswer);
 
 /** Test and diagnostics hook: how many inline generations are running right now. */
-connection.onRequest('neox/debug/inFlight', () => ({ inFlight: completions.inFlight, lockRunning: completions.lock.running }));
+connection.onRequest(DebugInFlightRequest, () => ({ inFlight: completions.inFlight, lockRunning: completions.lock.running }));
 
 connection.onShutdown(async () => {
   stats.flush();

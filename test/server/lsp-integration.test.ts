@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { postprocess } from '../../server/postprocess/index';
 import { CancellationTokenSource, ROOT, startServer, type Harness } from './lsp-harness';
+import { DebugInFlightRequest } from '../../server/protocol';
 
 // int8 is the shipped default; NEOX_TEST_QUANT=fp32 checks the other path.
 /** Every test gets a timeout: a hung request fails the test instead of blocking the run. */
@@ -136,18 +137,18 @@ describe(`language server over stdio, real model (${QUANT})`, () => {
     const pending = h.inline(uri, { line: 2, character: 8 }, { invoked: true, token: cts });
     // Wait until the generation is really running, then cancel it.
     for (let i = 0; i < 400; i++) {
-      const s = await h.conn.sendRequest<{ inFlight: number }>('neox/debug/inFlight');
+      const s = await h.conn.sendRequest(DebugInFlightRequest);
       if (s.inFlight > 0) break;
       await new Promise((r) => setTimeout(r, 5));
     }
-    const running = await h.conn.sendRequest<{ inFlight: number }>('neox/debug/inFlight');
+    const running = await h.conn.sendRequest(DebugInFlightRequest);
     assert.equal(running.inFlight, 1, 'generation should be running when cancelled');
     const t0 = performance.now();
     cts.cancel();
     await assert.rejects(pending, (e: { code?: number }) => e.code === -32800);
     const ms = performance.now() - t0;
     assert.ok(ms < 300, `cancellation took ${ms.toFixed(0)} ms`);
-    const idle = await h.conn.sendRequest<{ inFlight: number; lockRunning: number }>('neox/debug/inFlight');
+    const idle = await h.conn.sendRequest(DebugInFlightRequest);
     assert.deepEqual(idle, { inFlight: 0, lockRunning: 0 });
     h.settings.maxTokens = 64;
     h.settings.maxLines = 12;
@@ -182,7 +183,7 @@ describe(`language server over stdio, real model (${QUANT})`, () => {
     for (const r of results) {
       if (r instanceof Error) assert.equal((r as { code?: number }).code, -32800, String(r));
     }
-    const state = await h.conn.sendRequest<{ inFlight: number; lockRunning: number }>('neox/debug/inFlight');
+    const state = await h.conn.sendRequest(DebugInFlightRequest);
     assert.deepEqual(state, { inFlight: 0, lockRunning: 0 });
     const rssAfter = h.rssKb();
     const growthMb = (rssAfter - rssBefore) / 1024;
