@@ -8,7 +8,7 @@ import { findComment } from './comment';
 import { templateFor } from './context/templates';
 import { asLineComments, languageFromFileName } from './language';
 import { postprocess } from './postprocess/index';
-import { cutRepetitionLoops } from './postprocess/repetition';
+import { cutRepetitionLoops, cutRunLoops } from './postprocess/repetition';
 import type { ChatParams, ChatResult, GenerateFileParams, GenerateFileResult, GenerateFromCommentResult } from './protocol';
 
 export interface GenerateDeps {
@@ -115,8 +115,9 @@ export async function chat(p: ChatParams, d: GenerateDeps): Promise<ChatResult> 
     { messages, maxTokens: Math.max(d.maxTokens, 256), temperature: d.temperature, signal: d.signal },
     (ch) => ch.index === 0 && d.emit(ch.text),
   );
-  return {
-    content: (result.choices[0]?.text ?? '').trim(),
-    finishReason: d.signal.aborted ? 'cancelled' : (result.choices[0]?.finishReason ?? 'stop'),
-  };
+  // Small models fall into loops in prose too: the answer keeps only the first run of a
+  // back-to-back loop (the client re-renders the final content over what streamed).
+  const text = cutRunLoops(result.choices[0]?.text ?? '');
+  if (d.signal.aborted) return { content: text.trim(), finishReason: 'cancelled' };
+  return { content: text.trim(), finishReason: result.choices[0]?.finishReason ?? 'stop' };
 }

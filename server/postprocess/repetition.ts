@@ -15,7 +15,21 @@ const HAS_WORD = /[A-Za-z0-9_]/;
  */
 export const cutRepetitionLoops: PostprocessRule = (text) => {
   const lines = text.split('\n');
-  const key = (l: string) => l.trim();
+  return cutBlockLoop(lines) ?? cutRecurringLine(lines) ?? cutInlineLoop(text) ?? text;
+};
+
+/**
+ * Loops in prose (chat answers): only runs repeated back to back count. A line recurring across
+ * an answer (the opening fence of each code block, say) is normal there.
+ */
+export function cutRunLoops(text: string): string {
+  return cutBlockLoop(text.split('\n')) ?? cutInlineLoop(text) ?? text;
+}
+
+const key = (l: string) => l.trim();
+
+/** A block of 1..4 lines with a word in it, three times in a row: keep the first. */
+function cutBlockLoop(lines: string[]): string | undefined {
   for (let i = 0; i < lines.length; i++) {
     for (let k = 1; k <= 4 && i + 3 * k <= lines.length; k++) {
       const block = lines.slice(i, i + k).map(key);
@@ -27,6 +41,11 @@ export const cutRepetitionLoops: PostprocessRule = (text) => {
       if (same) return lines.slice(0, i + k).join('\n');
     }
   }
+  return undefined;
+}
+
+/** A long line seen before, or a short worded line seen twice before: cut before it. */
+function cutRecurringLine(lines: string[]): string | undefined {
   const seen = new Map<string, number>();
   for (let i = 0; i < lines.length; i++) {
     const l = key(lines[i]!);
@@ -35,10 +54,13 @@ export const cutRepetitionLoops: PostprocessRule = (text) => {
     seen.set(l, n);
     if ((n >= 2 && l.length >= 20) || n >= 3) return lines.slice(0, i).join('\n');
   }
-  // In-line loops.
+  return undefined;
+}
+
+/** A short unit repeated 6+ times or a longer one 3+ times within a line: keep two. */
+function cutInlineLoop(text: string): string | undefined {
   const short = /([^\n]{2,9}?)\1{5,}/.exec(text);
   const long = /([^\n]{10,80}?)\1{2,}/.exec(text);
   const m = [short, long].filter((x) => x && HAS_WORD.test(x[1]!)).sort((a, b) => a!.index - b!.index)[0];
-  if (m) return text.slice(0, m.index + 2 * m[1]!.length);
-  return text;
-};
+  return m ? text.slice(0, m.index + 2 * m[1]!.length) : undefined;
+}

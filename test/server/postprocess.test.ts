@@ -5,7 +5,7 @@ import { balanceBrackets } from '../../server/postprocess/balance-brackets';
 import { stopAtBlockEnd } from '../../server/postprocess/block-end';
 import { capLines } from '../../server/postprocess/cap-lines';
 import { dropEmpty } from '../../server/postprocess/drop-empty';
-import { cutRepetitionLoops } from '../../server/postprocess/repetition';
+import { cutRepetitionLoops, cutRunLoops } from '../../server/postprocess/repetition';
 import { keepSingleLine } from '../../server/postprocess/single-line';
 import { dropSuffixRepeat } from '../../server/postprocess/suffix-repeat';
 import { trimTrailingWhitespace } from '../../server/postprocess/trim-whitespace';
@@ -125,6 +125,18 @@ golden(cutRepetitionLoops, [
   ['in-line loop', 'foo(self.self.self.self.self.self.self.self.x)', {}, 'foo(self.self.'],
   ['normal code untouched', 'for i in range(3):\n    print(i)', {}, 'for i in range(3):\n    print(i)'],
 ]);
+
+// Chat answers (prose with code blocks): only back-to-back loops count.
+const answerWithThreeBlocks = 'A:\n```python\na = 1\n```\nB:\n```python\nb = 2\n```\nC:\n```python\nc = 3\n```';
+for (const [name, input, expected] of [
+  ['the loop the tiny model writes in chat', 'Example:\n``python.python`` is a simple example\n``python.python`` is a simple example\n``python.python`` is a simple example\n``python.python`` is a simple', 'Example:\n``python.python`` is a simple example'],
+  ['code fences recurring across an answer are kept', answerWithThreeBlocks, answerWithThreeBlocks],
+  ['in-line loop', 'It is very very very very very very very good', 'It is very very'],
+] as const) {
+  test(`cutRunLoops: ${name}`, () => assert.equal(cutRunLoops(input), expected));
+}
+test('cutRepetitionLoops (for code) would cut that answer at its third fence', () =>
+  assert.notEqual(cutRepetitionLoops(answerWithThreeBlocks, ctx({})), answerWithThreeBlocks));
 
 golden(dropEmpty, [
   ['whitespace only', '  \n\t ', {}, ''],
