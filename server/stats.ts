@@ -7,14 +7,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CompletionEventKind, StatisticsResult } from './protocol';
 
-interface Stored {
-  shown: number;
-  accepted: number;
-  partiallyAccepted: number;
-  dismissed: number;
-  requests: number;
-  cacheHits: number;
-  typedThroughHits: number;
+/** The counters of StatisticsResult, plus the raw latencies its percentiles come from. */
+interface Stored extends Omit<StatisticsResult, 'latencyMs'> {
   /** Most recent latencies (ms), bounded. */
   latencies: number[];
 }
