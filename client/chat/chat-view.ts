@@ -68,7 +68,9 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         await this.send(m.text, m.attach);
         return;
       case 'stop':
-        return this.running?.cancel();
+        // Stop sent while the finished answer was on its way to the view: the view shows it stopped, so store it so.
+        if (!this.running) return this.conversation.markLastAnswerStopped();
+        return this.running.cancel();
       case 'clear':
         this.running?.cancel();
         await this.conversation.clear();
@@ -130,15 +132,17 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     try {
       const client = await this.neox.ready();
       const result = await client
-        .sendRequest(ChatRequest, { streamId, messages: this.conversation.turns.slice(-SENT_TURNS), context: ctx ? [ctx] : undefined }, cts.token)
+        .sendRequest(ChatRequest, { streamId, messages: this.conversation.forModel(SENT_TURNS), context: ctx ? [ctx] : undefined }, cts.token)
         .catch((e: unknown) => {
           if (cts.token.isCancellationRequested) return undefined;
           throw e;
         });
       const stopped = !result || cts.token.isCancellationRequested || result.finishReason === 'cancelled';
       const content = result?.content ?? streamed;
-      if (content) await this.conversation.push({ role: 'assistant', content });
+      if (content || stopped) await this.conversation.push({ role: 'assistant', content, ...(stopped ? { stopped } : {}) });
       this.post({ type: 'done', content, stopped });
+      // Stop pressed while the finished answer was being stored: the view shows it stopped.
+      if (!stopped && cts.token.isCancellationRequested) await this.conversation.markLastAnswerStopped();
       this.onAnswer.fire(content);
       return content;
     } catch (e) {

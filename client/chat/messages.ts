@@ -1,5 +1,5 @@
 /** Messages between the chat webview (webview/main.ts) and the extension (chat-view.ts). Types only. */
-import type { ChatTurn } from '../../server/protocol';
+import type { StoredTurn } from './conversation';
 
 export type Attach = 'none' | 'selection' | 'file';
 
@@ -13,8 +13,8 @@ export type FromWebview =
   | { type: 'newFile'; code: string; language?: string };
 
 export type ToWebview =
-  | { type: 'history'; turns: ChatTurn[]; busy: boolean }
-  | { type: 'userTurn'; turn: ChatTurn; attachedLabel?: string }
+  | { type: 'history'; turns: StoredTurn[]; busy: boolean }
+  | { type: 'userTurn'; turn: StoredTurn; attachedLabel?: string }
   | { type: 'delta'; text: string }
   | { type: 'done'; content: string; stopped: boolean }
   | { type: 'error'; message: string };

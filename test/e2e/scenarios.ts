@@ -211,6 +211,7 @@ export const scenarios: Scenario[] = [
       // Stop is enabled the moment the question is sent; the tiny model answers in a few seconds.
       await chat.locator('#stop:not([disabled])').click({ timeout: 10_000 });
       await chat.locator('.turn.assistant.stopped').waitFor({ timeout: 20_000 });
+      ctx.log(`stopped answer: ${JSON.stringify((await chat.locator('.turn.assistant.stopped').last().innerText()).slice(0, 200))}`);
       assert.equal(await chat.locator('#send').isDisabled(), false, 'ready for the next question');
       await ctx.shot('3-chat-stopped');
 
@@ -218,10 +219,8 @@ export const scenarios: Scenario[] = [
       const turnsBefore = await chat.locator('.turn').count();
       await wb.runCommand('Developer: Reload Window');
       await wb.ready();
-      // Clicking the active activity-bar item would close the side bar: open it only when it is not shown.
-      const chatIcon = page.locator('.activitybar .action-item a[aria-label^="NeoX Chat"]');
-      await chatIcon.waitFor();
-      if ((await page.locator('.activitybar .action-item.checked a[aria-label^="NeoX Chat"]').count()) === 0) await chatIcon.click();
+      // Focus the view by its command: clicking the activity-bar icon toggles, and races the side bar's restore.
+      await wb.runCommand('NeoX Chat: Focus on Chat View');
       await until('the conversation after reload', async () => (await wb.webview().locator('.turn').count()) === turnsBefore, 60_000);
       await ctx.shot('3-chat-after-reload');
     },

@@ -7,7 +7,7 @@
 import DOMPurify from 'dompurify';
 import hljs from 'highlight.js/lib/common';
 import MarkdownIt from 'markdown-it';
-import type { ChatTurn } from '../../../server/protocol';
+import type { StoredTurn } from '../conversation';
 import type { Attach, FromWebview, ToWebview } from '../messages';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromWebview): void; getState(): unknown; setState(s: unknown): void };
@@ -32,7 +32,9 @@ const stopBtn = document.getElementById('stop') as HTMLButtonElement;
 const sendBtn = document.getElementById('send') as HTMLButtonElement;
 const clearBtn = document.getElementById('clear') as HTMLButtonElement;
 
-let streaming: { el: HTMLElement; text: string } | undefined;
+/** The answer being streamed. `stopRequested`: the user pressed Stop. It wins even when the answer's end
+ * crossed the stop message on its way (the extension then marks the stored turn stopped too). */
+let streaming: { el: HTMLElement; text: string; stopRequested?: boolean } | undefined;
 
 function render(markdown: string): DocumentFragment {
   const clean = DOMPurify.sanitize(md.render(markdown), { RETURN_DOM_FRAGMENT: true, FORBID_TAGS: ['style', 'form', 'input'] });
@@ -62,9 +64,9 @@ function addCodeButtons(code: HTMLElement, index: number): void {
   pre.before(bar);
 }
 
-function addTurn(turn: ChatTurn, attachedLabel?: string): HTMLElement {
+function addTurn(turn: StoredTurn, attachedLabel?: string): HTMLElement {
   const el = document.createElement('article');
-  el.className = `turn ${turn.role}`;
+  el.className = `turn ${turn.role}${turn.stopped ? ' stopped' : ''}`;
   el.setAttribute('aria-label', turn.role === 'user' ? 'You' : 'NeoX');
   const who = document.createElement('div');
   who.className = 'who';
@@ -106,16 +108,17 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
       setBusy(true);
       break;
     case 'delta':
-      if (!streaming) break;
+      if (!streaming || streaming.stopRequested) break;
       streaming.text += m.text;
       streaming.el.replaceChildren(render(streaming.text));
       log.scrollTop = log.scrollHeight;
       break;
     case 'done':
       if (streaming) {
+        const stopped = m.stopped || streaming.stopRequested;
         streaming.el.replaceChildren(render(m.content));
         streaming.el.parentElement?.classList.remove('streaming');
-        if (m.stopped) streaming.el.parentElement?.classList.add('stopped');
+        if (stopped) streaming.el.parentElement?.classList.add('stopped');
       }
       streaming = undefined;
       setBusy(false);
@@ -150,10 +153,15 @@ input.addEventListener('keydown', (e) => {
     form.requestSubmit();
   }
 });
+function stop(): void {
+  if (!streaming) return;
+  streaming.stopRequested = true;
+  vscode.postMessage({ type: 'stop' });
+}
 document.addEventListener('keydown', (e) => {
-  if (e.key === 'Escape' && !stopBtn.disabled) vscode.postMessage({ type: 'stop' });
+  if (e.key === 'Escape' && !stopBtn.disabled) stop();
 });
-stopBtn.addEventListener('click', () => vscode.postMessage({ type: 'stop' }));
+stopBtn.addEventListener('click', stop);
 clearBtn.addEventListener('click', () => vscode.postMessage({ type: 'clear' }));
 
 vscode.postMessage({ type: 'ready' });
