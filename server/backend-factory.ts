@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { NeoxError, type CompletionBackend, type LoadProgress, type ModelInfo } from '../engine/types';
 import { createLocalBackend } from '../engine/local/local-backend';
 import { createRemoteBackend } from '../engine/remote/index';
-import type { NeoxInitializationOptions, NeoxSettings } from './protocol';
+import type { NeoxExtraSettings, NeoxInitializationOptions, NeoxSettings } from './protocol';
 
 export interface BackendSpec {
   kind: NeoxSettings['backend'];
@@ -17,6 +17,10 @@ export interface BackendSpec {
   model: string;
   apiKey?: string;
   cacheDir?: string;
+  /** Remote only (see NeoxExtraSettings). */
+  caFile?: string;
+  connectTimeoutMs?: number;
+  firstTokenTimeoutMs?: number;
 }
 
 export type BackendBuilder = (spec: BackendSpec) => CompletionBackend;
@@ -29,7 +33,15 @@ export const defaultBuilder: BackendBuilder = (spec) => {
   if (!spec.url) {
     throw new NeoxError(`neoxComplete.remoteUrl is empty: set it to your ${spec.kind} server's URL (e.g. http://gpu-box:8000)`, 'bad_setting');
   }
-  return createRemoteBackend({ kind: spec.kind, url: spec.url, model: spec.model || undefined, apiKey: spec.apiKey });
+  return createRemoteBackend({
+    kind: spec.kind,
+    url: spec.url,
+    model: spec.model || undefined,
+    apiKey: spec.apiKey,
+    caFile: spec.caFile || undefined,
+    connectTimeoutMs: spec.connectTimeoutMs,
+    firstTokenTimeoutMs: spec.firstTokenTimeoutMs,
+  });
 };
 
 /** The model shipped in the repository / extension (models/neox-code-23m), found from sources and from dist/. */
@@ -48,7 +60,7 @@ export class BackendManager {
   private backend: CompletionBackend | undefined;
   private loading: Promise<ModelInfo> | undefined;
   private apiKey: string | undefined;
-  private settings: NeoxSettings | undefined;
+  private settings: (NeoxSettings & NeoxExtraSettings) | undefined;
   info: ModelInfo | undefined;
   lastError: Error | undefined;
 
@@ -62,8 +74,8 @@ export class BackendManager {
     return this.spec;
   }
 
-  specFor(s: NeoxSettings): BackendSpec {
-    return {
+  specFor(s: NeoxSettings & NeoxExtraSettings): BackendSpec {
+    const spec: BackendSpec = {
       kind: s.backend,
       modelDir: s.modelPath || this.init.defaultModelPath || embeddedModelDir(),
       quant: s.quantization,
@@ -72,10 +84,13 @@ export class BackendManager {
       apiKey: s.backend === 'local' ? undefined : this.apiKey,
       cacheDir: this.init.cacheDir,
     };
+    // Remote-only settings take part only for remote backends: changing them never reloads a local model.
+    if (s.backend !== 'local') Object.assign(spec, { caFile: s.remoteCaFile, connectTimeoutMs: s.remoteConnectTimeoutMs, firstTokenTimeoutMs: s.remoteFirstTokenTimeoutMs });
+    return spec;
   }
 
   /** New settings: rebuild (lazily, on next use) when the backend they describe changed. */
-  apply(settings: NeoxSettings): boolean {
+  apply(settings: NeoxSettings & NeoxExtraSettings): boolean {
     this.settings = settings;
     const next = this.specFor(settings);
     if (this.spec && JSON.stringify(next) === JSON.stringify(this.spec)) return false;

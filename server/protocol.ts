@@ -186,6 +186,12 @@ export interface NeoxExtraSettings {
   maxLines?: number;
   /** Include snippets of other open / recently edited files in the prompt (default true). */
   crossFileContext?: boolean;
+  /** Remote: extra PEM file of CA certificates to trust (a company CA), on top of Node's and the system's. */
+  remoteCaFile?: string;
+  /** Remote: time to open the connection, ms (default 5000). */
+  remoteConnectTimeoutMs?: number;
+  /** Remote: time from sending a request to its first token, ms (default 30000; a 20B model under load is slow). */
+  remoteFirstTokenTimeoutMs?: number;
 }
 
 /** `initializationOptions` of the initialize request. */

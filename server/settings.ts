@@ -8,7 +8,14 @@ import type { CompletionSettings } from './completion-service';
 
 export type EffectiveSettings = NeoxSettings & Required<NeoxExtraSettings>;
 
-export const DEFAULT_EXTRA: Required<NeoxExtraSettings> = { candidates: 3, maxLines: 12, crossFileContext: true };
+export const DEFAULT_EXTRA: Required<NeoxExtraSettings> = {
+  candidates: 3,
+  maxLines: 12,
+  crossFileContext: true,
+  remoteCaFile: '',
+  remoteConnectTimeoutMs: 5000,
+  remoteFirstTokenTimeoutMs: 30000,
+};
 
 const ENUMS: Partial<Record<keyof NeoxSettings, readonly string[]>> = {
   backend: ['local', 'openai', 'tgi'],

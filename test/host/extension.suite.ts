@@ -5,7 +5,10 @@ import * as vscode from 'vscode';
 import { api, EXTENSION_ID, setSetting, until, waitForState } from './helpers';
 
 /** The keys of NeoxSettings (server/protocol.ts) that must be contributed as neoxComplete.* settings. */
-const SETTINGS = ['enabled', 'backend', 'modelPath', 'quantization', 'remoteUrl', 'remoteModel', 'maxTokens', 'temperature', 'debounceMs', 'enabledLanguages', 'contextBudget'];
+const SETTINGS = [
+  'enabled', 'backend', 'modelPath', 'quantization', 'remoteUrl', 'remoteModel', 'maxTokens', 'temperature', 'debounceMs', 'enabledLanguages', 'contextBudget',
+  'candidates', 'maxLines', 'crossFileContext', 'remoteCaFile', 'remoteConnectTimeoutMs', 'remoteFirstTokenTimeoutMs',
+];
 
 describe('extension', () => {
   it('activates, starts the language server and reaches ready with the default model', async () => {

@@ -54,6 +54,35 @@ test('BackendManager: rebuilds only when a backend-shaping setting changes', asy
   assert.deepEqual(events, ['ready local', 'ready local', 'ready openai']);
 });
 
+test('BackendManager: remote CA file and timeouts reach a remote backend and never reload a local model', async () => {
+  const r = recordingBuilder();
+  const m = new BackendManager({ defaultModelPath: '/models/default' }, {}, r.builder);
+  const local = resolveSettings({}).settings;
+  m.apply(local);
+  await m.ready();
+  assert.equal(m.apply({ ...local, remoteFirstTokenTimeoutMs: 90_000, remoteCaFile: '/etc/corp-ca.pem' }), false, 'local model kept');
+  const remote = resolveSettings({ backend: 'tgi', remoteUrl: 'https://gpu:8080', remoteCaFile: '/etc/corp-ca.pem', remoteConnectTimeoutMs: 2000 }).settings;
+  assert.equal(m.apply(remote), true);
+  await m.ready();
+  const spec = r.built.at(-1)!;
+  assert.deepEqual([spec.kind, spec.caFile, spec.connectTimeoutMs, spec.firstTokenTimeoutMs], ['tgi', '/etc/corp-ca.pem', 2000, 30000]);
+  assert.equal(m.apply({ ...remote, remoteFirstTokenTimeoutMs: 90_000 }), true, 'a new timeout rebuilds the remote backend');
+  await m.ready();
+  assert.equal(r.built.at(-1)!.firstTokenTimeoutMs, 90_000);
+});
+
+test('defaultBuilder: a CA file that cannot be read fails on use, naming the setting and the file', async () => {
+  const b = defaultBuilder({ kind: 'openai', modelDir: '', quant: 'int8', url: 'https://127.0.0.1:9', model: '', caFile: '/no/such/ca.pem', connectTimeoutMs: 500 });
+  await assert.rejects(b.load(), (e: Error) => e.message.includes('neoxComplete.remoteCaFile') && e.message.includes('/no/such/ca.pem'));
+  await b.dispose();
+});
+
+test('resolveSettings: a remote timeout of the wrong type falls back to its default, naming the setting', () => {
+  const { settings, problems } = resolveSettings({ remoteConnectTimeoutMs: 'soon' });
+  assert.equal(settings.remoteConnectTimeoutMs, 5000);
+  assert.match(problems.join('\n'), /neoxComplete\.remoteConnectTimeoutMs/);
+});
+
 test('BackendManager: a failed load is reported, and retried on the next request', async () => {
   const r = recordingBuilder(true);
   const errors: string[] = [];
