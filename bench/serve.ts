@@ -5,7 +5,9 @@
  * (no two share a prefix, so the engine's prefix cache does not flatter the numbers).
  * Prints one JSON object on stdout; progress on stderr.
  *
- *   flock /tmp/neox-bench.lock npm run bench:serve [-- --quant int8 --max-tokens 16 --requests 48]
+ *   flock /tmp/neox-bench.lock npm run bench:serve [-- --quant int8 --max-tokens 16 --requests 48 --batch 4]
+ *
+ * --batch is `neox serve --batch`: how many waiting requests the engine generates together.
  */
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -19,6 +21,7 @@ const { values } = parseArgs({
     'max-tokens': { type: 'string', default: '16' },
     requests: { type: 'string', default: '48' },
     concurrency: { type: 'string', default: '1,4,16' },
+    batch: { type: 'string', default: '4' },
   },
 });
 const maxTokens = Number(values['max-tokens']);
@@ -39,7 +42,7 @@ const pct = (xs: number[], p: number) => {
 const r1 = (x: number) => Math.round(x * 10) / 10;
 
 const t0 = performance.now();
-const serve = await startServeProcess(['--quant', values.quant!, '--quiet', '--max-queue', String(Math.max(...levels))]);
+const serve = await startServeProcess(['--quant', values.quant!, '--quiet', '--batch', values.batch!, '--max-queue', String(Math.max(...levels))]);
 process.stderr.write(`bench:serve: neox serve up at ${serve.url} after ${Math.round(performance.now() - t0)} ms\n`);
 const client = createRemoteBackend({ kind: 'openai', url: serve.url, maxRetries: 0, firstTokenTimeoutMs: 120000 });
 const info = await client.load();
@@ -97,6 +100,7 @@ console.log(
       model: info.id,
       quant: values.quant,
       maxTokens,
+      batch: Number(values.batch),
       promptChars: 600,
       client: 'OpenAI adapter, streaming, loopback',
       cpus: cpus().length,

@@ -55,7 +55,7 @@ export function stderrProgress(): (p: LoadProgress) => void {
   };
 }
 
-export function backendFromArgs(v: ArgValues): LocalBackend {
+export function backendFromArgs(v: ArgValues, extra: { maxBatch?: number } = {}): LocalBackend {
   const quant = (str(v, 'quant') ?? 'int8') as Quantization;
   if (!QUANTS.includes(quant)) throw new UsageError(`--quant must be one of ${QUANTS.join(', ')} (got "${quant}")`);
   const blockSize = num(v, 'block-size', { int: true });
@@ -67,11 +67,12 @@ export function backendFromArgs(v: ArgValues): LocalBackend {
     blockSize,
     cacheDir: cacheDir ? resolve(cacheDir) : undefined,
     threads: num(v, 'threads', { int: true, min: 1 }),
+    maxBatch: extra.maxBatch,
   });
 }
 
-export async function loadBackend(v: ArgValues): Promise<LocalBackend> {
-  const backend = backendFromArgs(v);
+export async function loadBackend(v: ArgValues, extra: { maxBatch?: number } = {}): Promise<LocalBackend> {
+  const backend = backendFromArgs(v, extra);
   await backend.load(stderrProgress());
   return backend;
 }

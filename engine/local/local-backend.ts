@@ -21,7 +21,8 @@ import { loadTokenizer, type NeoxTokenizer } from './tokenizer';
 import { readConfig } from './config';
 import { validateDecodingOptions } from './decoding/options';
 import { prefillWithReuse } from './decoding/prefix-cache';
-import { generateRows, type SequenceResult } from './decoding/generate';
+import { generateRows, type RowSpec, type SequenceResult } from './decoding/generate';
+import { RequestBatcher } from './request-batcher';
 import { beamSearch } from './decoding/beam-search';
 import { scoreTexts, type TextNll } from './decoding/perplexity';
 import { chatTemplateFor, type ChatTemplate } from '../../snippets/chat/template';
@@ -31,6 +32,11 @@ export type RunnerLoader = (opts: LoadOptions, onProgress?: (p: LoadProgress) =>
 export interface LocalBackendOptions extends LoadOptions {
   /** How to build the runner; defaults to the ONNX engine (engine/local/load.ts). Tests inject others. */
   loadRunner?: RunnerLoader;
+  /**
+   * Completions that queue for the runner are served together, up to this many rows
+   * (engine/local/request-batcher.ts). 1 (default): one at a time, as an editor needs.
+   */
+  maxBatch?: number;
 }
 
 export interface LocalBackend extends CompletionBackend {
@@ -41,6 +47,12 @@ export interface LocalBackend extends CompletionBackend {
   tokenize(text: string): Promise<number[]>;
   /** Available after load(). */
   readonly runnerInfo: RunnerInfo | undefined;
+}
+
+/** A completion waiting in the batcher. */
+interface Queued {
+  req: CompletionRequest;
+  onChunk?: (c: TextChunk) => void;
 }
 
 const defaultLoader: RunnerLoader = async (opts, onProgress) => (await import('./load')).loadRunner(opts, onProgress);
@@ -93,6 +105,78 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
   const cancelledResult = (n: number, promptTokens: number, t0: number): CompletionResult =>
     toResult(Array.from({ length: n }, () => ({ ids: [], text: '', finishReason: 'cancelled' as const })), promptTokens, t0, undefined, 0);
 
+  /** One request on the runner (its turn in the queue has come): prefix reuse, then sampling or beam search. */
+  const completeNow = async (req: CompletionRequest, onChunk?: (c: TextChunk) => void): Promise<CompletionResult> => {
+    const t0 = performance.now();
+    const ids = promptIds(req.prompt);
+    const n = req.n ?? 1;
+    if (req.signal?.aborted) return cancelledResult(n, ids.length, t0);
+    const maxTokens = Math.min(req.maxTokens, runner!.info.contextLength - ids.length);
+    const { logits, reused } = await prefillWithReuse(runner!, ids);
+    const firstAt = performance.now(); // the first token is picked from these logits right away
+    const eosTokenId = eosId();
+    let results: SequenceResult[];
+    if ((req.numBeams ?? 1) > 1) {
+      results = await beamSearch(runner!, tokenizer!, logits, {
+        numBeams: req.numBeams!,
+        maxTokens,
+        lengthPenalty: req.lengthPenalty,
+        earlyStopping: req.earlyStopping,
+        eosTokenId,
+        numReturn: n,
+        signal: req.signal,
+      });
+      // Beam search returns whole texts at the end; stream them as one chunk each.
+      results = results.map((r) => applyStops(r, req.stop));
+      if (onChunk) results.forEach((r, index) => r.text && onChunk({ index, text: r.text }));
+    } else {
+      if (n > 1) runner!.reorder(new Array<number>(n).fill(0));
+      const rows = Array.from({ length: n }, (_, index) => ({ index, promptIds: ids }));
+      results = await generateRows(runner!, tokenizer!, rows, new Array(n).fill(logits), { ...req, maxTokens, eosTokenId }, (index, text) =>
+        onChunk?.({ index, text }),
+      );
+    }
+    return toResult(results, ids.length, t0, firstAt, reused);
+  };
+
+  /** Several single-sample requests as one batch of runner rows, each with its own options and signal. */
+  const completeGroup = async (group: Queued[]): Promise<(CompletionResult | Error)[]> => {
+    const t0 = performance.now();
+    const out: (CompletionResult | Error)[] = [];
+    const live: { at: number; ids: number[] }[] = [];
+    group.forEach(({ req }, at) => {
+      try {
+        const ids = promptIds(req.prompt);
+        if (req.signal?.aborted) out[at] = cancelledResult(1, ids.length, t0);
+        else live.push({ at, ids });
+      } catch (e) {
+        out[at] = e as Error; // this prompt alone is at fault (too long)
+      }
+    });
+    if (live.length === 0) return out;
+    const ctx = runner!.info.contextLength;
+    runner!.reset(live.length);
+    const logits = await runner!.forward(live.map((l) => l.ids));
+    const firstAt = performance.now();
+    const rows: RowSpec[] = live.map(({ at, ids }, index) => {
+      const r = group[at]!.req;
+      const own = { maxTokens: Math.min(r.maxTokens, ctx - ids.length), stop: r.stop, seed: r.seed, signal: r.signal };
+      return { index, promptIds: ids, own: { ...own, temperature: r.temperature, topK: r.topK, topP: r.topP, repetitionPenalty: r.repetitionPenalty } };
+    });
+    const maxTokens = Math.max(...rows.map((r) => r.own!.maxTokens));
+    const results = await generateRows(runner!, tokenizer!, rows, logits, { maxTokens, eosTokenId: eosId() }, (index, text) =>
+      group[live[index]!.at]!.onChunk?.({ index: 0, text }),
+    );
+    live.forEach(({ at, ids }, index) => (out[at] = toResult([results[index]!], ids.length, t0, firstAt, 0)));
+    return out;
+  };
+
+  const maxBatch = Math.max(1, Math.floor(opts.maxBatch ?? 1));
+  const batcher =
+    maxBatch > 1
+      ? new RequestBatcher<Queued, CompletionResult>(maxBatch, enqueue, (q) => completeNow(q.req, q.onChunk), completeGroup)
+      : undefined;
+
   const backend: LocalBackend = {
     get runnerInfo() {
       return runner?.info;
@@ -124,38 +208,8 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
     async complete(req: CompletionRequest, onChunk?: (c: TextChunk) => void): Promise<CompletionResult> {
       validateDecodingOptions(req);
       await ready();
-      return enqueue(async () => {
-        const t0 = performance.now();
-        const ids = promptIds(req.prompt);
-        const n = req.n ?? 1;
-        if (req.signal?.aborted) return cancelledResult(n, ids.length, t0);
-        const maxTokens = Math.min(req.maxTokens, runner!.info.contextLength - ids.length);
-        const { logits, reused } = await prefillWithReuse(runner!, ids);
-        const firstAt = performance.now(); // the first token is picked from these logits right away
-        const eosTokenId = eosId();
-        let results: SequenceResult[];
-        if ((req.numBeams ?? 1) > 1) {
-          results = await beamSearch(runner!, tokenizer!, logits, {
-            numBeams: req.numBeams!,
-            maxTokens,
-            lengthPenalty: req.lengthPenalty,
-            earlyStopping: req.earlyStopping,
-            eosTokenId,
-            numReturn: n,
-            signal: req.signal,
-          });
-          // Beam search returns whole texts at the end; stream them as one chunk each.
-          results = results.map((r) => applyStops(r, req.stop));
-          if (onChunk) results.forEach((r, index) => r.text && onChunk({ index, text: r.text }));
-        } else {
-          if (n > 1) runner!.reorder(new Array<number>(n).fill(0));
-          const rows = Array.from({ length: n }, (_, index) => ({ index, promptIds: ids }));
-          results = await generateRows(runner!, tokenizer!, rows, new Array(n).fill(logits), { ...req, maxTokens, eosTokenId }, (index, text) =>
-            onChunk?.({ index, text }),
-          );
-        }
-        return toResult(results, ids.length, t0, firstAt, reused);
-      });
+      if (batcher && (req.n ?? 1) === 1 && (req.numBeams ?? 1) === 1) return batcher.submit({ req, onChunk });
+      return enqueue(() => completeNow(req, onChunk));
     },
 
     async completeBatch(prompts, o, onChunk) {

@@ -19,7 +19,7 @@ export interface ServeOptions {
   port?: number;
   /** When set, /v1/* requires `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
-  /** Requests generating at once (the local engine runs one at a time anyway). Default 1. */
+  /** Requests handed to the backend at once (the local engine batches those that wait: `maxBatch`). Default 1. */
   concurrency?: number;
   /** Requests allowed to wait; one more gets 429. Default 16. */
   maxQueue?: number;

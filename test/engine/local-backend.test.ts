@@ -10,16 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalBackend } from '../../engine/local/local-backend';
 import { loadTokenizer } from '../../engine/local/tokenizer';
-import type { TextChunk } from '../../engine/types';
+import type { Choice, TextChunk } from '../../engine/types';
 import { NeoxError } from '../../engine/types';
 import { ScriptedRunner, scriptFn, noisyFn, type LogitsFn } from './helpers/scripted-runner';
 
 const MODEL = 'models/neox-code-23m';
 const tok = await loadTokenizer(MODEL);
 
-function backendWith(fn: LogitsFn, opts: { delayMs?: number; modelDir?: string } = {}) {
+function backendWith(fn: LogitsFn, opts: { delayMs?: number; modelDir?: string; maxBatch?: number } = {}) {
   const runner = new ScriptedRunner(fn, { delayMs: opts.delayMs });
-  const backend = createLocalBackend({ modelDir: opts.modelDir ?? MODEL, quant: 'fp32', loadRunner: async () => runner });
+  const backend = createLocalBackend({ modelDir: opts.modelDir ?? MODEL, quant: 'fp32', loadRunner: async () => runner, maxBatch: opts.maxBatch });
   return { runner, backend };
 }
 
@@ -178,4 +178,61 @@ test("chat: the checkpoint's own chat_template is used when tokenizer_config.jso
   const r = await backend.chat({ messages: [{ role: 'user', content: 'ping' }], maxTokens: 10 });
   assert.equal(r.choices[0]!.text, ' pong');
   assert.equal(r.choices[0]!.finishReason, 'eos');
+});
+
+test('maxBatch: requests that queue are generated as one batch, each as it would be alone', async () => {
+  const reqs = [
+    { prompt: 'first', maxTokens: 6 },
+    { prompt: 'a longer second prompt', maxTokens: 9, temperature: 0.9, topK: 20, seed: 11 },
+    { prompt: 'x = [1, 2', maxTokens: 12, stop: [','] },
+    { prompt: 'def f(', maxTokens: 3, temperature: 0.7, topP: 0.8, seed: 5, repetitionPenalty: 1.3 },
+    { prompt: 'y', maxTokens: 7 },
+  ];
+  const alone = backendWith(noisyFn()).backend;
+  const want: Choice[] = [];
+  for (const r of reqs) want.push((await alone.complete(r)).choices[0]!);
+  const { backend, runner } = backendWith(noisyFn(), { maxBatch: 4, delayMs: 1 });
+  await backend.load();
+  const streamed = reqs.map(() => collect());
+  const got = await Promise.all(reqs.map((r, i) => backend.complete(r, streamed[i]!.onChunk)));
+  got.forEach((g, i) => {
+    assert.deepEqual(g.choices[0]!.tokenIds, want[i]!.tokenIds, `request ${i}: same tokens`);
+    assert.equal(g.choices[0]!.text, want[i]!.text);
+    assert.equal(g.choices[0]!.finishReason, want[i]!.finishReason);
+    assert.equal(streamed[i]!.chunks.map((c) => c.text).join(''), want[i]!.text, `request ${i}: streamed its own text`);
+    assert.ok(streamed[i]!.chunks.every((c) => c.index === 0));
+  });
+  // The first ran alone (the runner was free); the next four queued and ran as one batch of 4 rows.
+  const sequentialCalls = want.reduce((s, c) => s + c.tokenIds!.length, 0);
+  assert.ok(runner.forwardCalls < sequentialCalls - 8, `${runner.forwardCalls} forward calls, ${sequentialCalls} one at a time`);
+});
+
+test('maxBatch: one request cancelled or too long fails alone; the rest of its batch completes', async () => {
+  const { backend } = backendWith(noisyFn(), { maxBatch: 4, delayMs: 1 });
+  await backend.load();
+  const ac = new AbortController();
+  const blocker = backend.complete({ prompt: 'first', maxTokens: 4 });
+  const cancelled = backend.complete({ prompt: 'b', maxTokens: 50, signal: ac.signal }, () => ac.abort());
+  const tooLong = backend.complete({ prompt: 'word '.repeat(3000), maxTokens: 4 });
+  const fine = backend.complete({ prompt: 'c', maxTokens: 5 });
+  await blocker;
+  assert.equal((await cancelled).choices[0]!.finishReason, 'cancelled');
+  await assert.rejects(tooLong, /context holds/);
+  const ok = await fine;
+  assert.equal(ok.choices[0]!.finishReason, 'length');
+  assert.equal(ok.choices[0]!.tokenIds!.length, 5);
+});
+
+test('maxBatch: n > 1 and beam search bypass batching; a lone request keeps the prefix cache', async () => {
+  const { backend } = backendWith(noisyFn(), { maxBatch: 4 });
+  const prompt = 'the same prefix and then some';
+  await backend.complete({ prompt, maxTokens: 2 });
+  const again = await backend.complete({ prompt: prompt + ' more', maxTokens: 2 });
+  assert.ok(again.timings!.promptTokensReused! > 0);
+  const [samples, beams] = await Promise.all([
+    backend.complete({ prompt, maxTokens: 4, n: 3, temperature: 0.8, seed: 1 }),
+    backend.complete({ prompt, maxTokens: 4, numBeams: 2 }),
+  ]);
+  assert.equal(samples.choices.length, 3);
+  assert.equal(beams.choices.length, 1);
 });

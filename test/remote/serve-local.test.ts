@@ -17,8 +17,8 @@ let remote: CompletionBackend;
 before(async () => {
   local = createLocalBackend({ modelDir: defaultModel, quant: 'fp32' });
   await local.load();
-  // Queue of 1: with one request running and one waiting, the third is refused.
-  serve = await startServeProcess(['--quant', 'fp32', '--api-key', KEY, '--max-queue', '1']);
+  // Batches of 2 and a queue of 1: with two requests generating and one waiting, the fourth is refused.
+  serve = await startServeProcess(['--quant', 'fp32', '--api-key', KEY, '--batch', '2', '--max-queue', '1']);
   remote = createRemoteBackend({ kind: 'openai', url: serve.url, model: 'neox-code-23m', apiKey: KEY });
 });
 
@@ -51,6 +51,20 @@ test('completions, non-streaming and streaming: the same greedy text as the loca
   assert.ok(chunks.length > 1, 'streamed in several chunks');
   assert.equal(chunks.join(''), want.choices[0].text);
   assert.deepEqual(streamed.usage, want.usage);
+});
+
+test('concurrent requests are batched on the server and each gets the text it would get alone', async () => {
+  const prompts = [prompt, 'import os\nfor name in os.listdir(".")', 'class Stack:\n    def __init__(self):\n', '// sum of a list\nfunction sum(xs) {\n'];
+  const stops = [undefined, ['\n\n'], undefined, ['}']];
+  const opts = prompts.map((p, i) => ({ prompt: p, maxTokens: 8 + 4 * i, temperature: 0, stop: stops[i] }));
+  const want: string[] = [];
+  for (const o of opts) want.push((await local.complete(o)).choices[0].text);
+  // Streaming and not, mixed: batching is the engine's business, the wire format does not change.
+  const got = await Promise.all(opts.map((o, i) => (i % 2 ? remote.complete(o, () => {}) : remote.complete(o))));
+  assert.deepEqual(
+    got.map((r) => r.choices[0].text),
+    want,
+  );
 });
 
 test('a stop string ends the completion the same way on both sides', async () => {
@@ -86,11 +100,11 @@ test('a wrong or missing key gets 401', async () => {
 test('a full queue answers 429 with Retry-After (and the adapter reports it after its retries)', async () => {
   const long = { prompt, maxTokens: 400, temperature: 0 };
   const ac = new AbortController();
-  // One running, one queued: the queue (1) is full.
-  const running = remote.complete({ ...long, signal: ac.signal }, () => {});
+  // Two generating (one batch), one queued: the queue (1) is full.
+  const running = [0, 1].map(() => remote.complete({ ...long, signal: ac.signal }, () => {}));
   const queued = remote.complete({ ...long, signal: ac.signal }, () => {});
   // Wait until the server reports them (GET /health shows its load).
-  for (let health: { running: number; queued: number } | undefined; !(health?.running === 1 && health.queued === 1); ) {
+  for (let health: { running: number; queued: number } | undefined; !(health?.running === 2 && health.queued === 1); ) {
     await new Promise((r) => setTimeout(r, 20));
     health = (await (await fetch(`${serve.url}/health`)).json()) as { running: number; queued: number };
   }
@@ -101,12 +115,12 @@ test('a full queue answers 429 with Retry-After (and the adapter reports it afte
   });
   assert.equal(res.status, 429);
   assert.equal(res.headers.get('retry-after'), '1');
-  assert.match(((await res.json()) as { error: { message: string } }).error.message, /server busy: 1 running and 1 queued/);
+  assert.match(((await res.json()) as { error: { message: string } }).error.message, /server busy: 2 running and 1 queued/);
   const impatient = createRemoteBackend({ kind: 'openai', url: serve.url, apiKey: KEY, maxRetries: 0 });
   await assert.rejects(impatient.complete({ prompt: 'x', maxTokens: 4 }), (e: unknown) => e instanceof NeoxError && e.code === 'rate_limited' && /429/.test(e.message));
   await impatient.dispose();
   ac.abort();
-  assert.equal((await running).choices[0].finishReason, 'cancelled');
+  for (const r of running) assert.equal((await r).choices[0].finishReason, 'cancelled');
   assert.equal((await queued).choices[0].finishReason, 'cancelled');
 });
 

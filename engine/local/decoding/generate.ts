@@ -25,16 +25,26 @@ export interface SequenceResult {
   finishReason: FinishReason;
 }
 
+/** What one row may decide for itself when the rows are different requests (batched serving). */
+export type RowParams = Pick<GenerateParams, 'maxTokens' | 'stop' | 'seed' | 'signal' | 'temperature' | 'topK' | 'topP' | 'repetitionPenalty'>;
+
 export interface RowSpec {
   /** Choice index reported in streamed chunks and results. */
   index: number;
   promptIds: readonly number[];
+  /**
+   * Set when the row is a request of its own: its options replace the shared ones, and its
+   * random stream is that of a request alone (stream 0), so a seeded request samples the same
+   * tokens batched or not.
+   */
+  own?: RowParams;
 }
 
 export type OnText = (index: number, text: string) => void;
 
 interface RowState {
   spec: RowSpec;
+  params: GenerateParams;
   ids: number[];
   rng: Rng;
   decoder: IncrementalDecoder;
@@ -56,13 +66,17 @@ export async function generateRows(
   onText?: OnText,
 ): Promise<SequenceResult[]> {
   const seed = params.seed ?? randomSeed();
-  const states: RowState[] = rows.map((spec) => ({
-    spec,
-    ids: [],
-    rng: createRng(seed, spec.index),
-    decoder: new IncrementalDecoder(tokenizer),
-    stops: new StopSequenceMatcher(params.stop ?? []),
-  }));
+  const states: RowState[] = rows.map((spec) => {
+    const p: GenerateParams = spec.own ? { ...params, ...spec.own } : params;
+    return {
+      spec,
+      params: p,
+      ids: [],
+      rng: spec.own ? createRng(spec.own.seed ?? randomSeed(), 0) : createRng(seed, spec.index),
+      decoder: new IncrementalDecoder(tokenizer),
+      stops: new StopSequenceMatcher(p.stop ?? []),
+    };
+  });
   const emit = (s: RowState, text: string) => {
     if (text && onText) onText(s.spec.index, text);
   };
@@ -72,11 +86,10 @@ export async function generateRows(
     emit(s, s.stops.flush());
   };
 
-  const penalised = (params.repetitionPenalty ?? 1) !== 1;
   // active[j] = state living in runner row j
   let active = states.slice();
   let current = logits;
-  if (params.maxTokens <= 0) for (const s of states) finish(s, 'length');
+  for (const s of states) if (s.params.maxTokens <= 0) finish(s, 'length');
   while (active.some((s) => !s.finish)) {
     if (params.signal?.aborted) {
       for (const s of active) if (!s.finish) finish(s, 'cancelled');
@@ -84,13 +97,15 @@ export async function generateRows(
     }
     const next: number[][] = [];
     active.forEach((s, j) => {
-      const context = penalised ? [...s.spec.promptIds, ...s.ids] : [];
-      const id = chooseToken(current[j]!, context, params, s.rng);
+      if (s.finish) return; // finished before its first token (maxTokens 0)
+      if (s.params.signal?.aborted) return finish(s, 'cancelled'); // this row's client left
+      const context = (s.params.repetitionPenalty ?? 1) !== 1 ? [...s.spec.promptIds, ...s.ids] : [];
+      const id = chooseToken(current[j]!, context, s.params, s.rng);
       s.ids.push(id);
       if (id === params.eosTokenId) return finish(s, 'eos');
       emit(s, s.stops.push(s.decoder.push(id)));
       if (s.stops.stopped) return finish(s, 'stop');
-      if (s.ids.length >= params.maxTokens) return finish(s, 'length');
+      if (s.ids.length >= s.params.maxTokens) return finish(s, 'length');
       next.push([id]);
     });
     const keep = active.map((s, j) => (s.finish ? -1 : j)).filter((j) => j >= 0);
