@@ -27,6 +27,8 @@ const builds = [
   { entryPoints: ['client/extension.ts'], outfile: 'dist/extension.cjs', format: 'cjs' },
   { entryPoints: ['server/server.ts'], outfile: 'dist/server.mjs', format: 'esm', banner: esmBanner },
   { entryPoints: ['engine/local/worker.ts'], outfile: 'dist/engine-worker.mjs', format: 'esm', banner: esmBanner },
+  // int4 conversion of big checkpoints quantizes on every core (engine/local/quant/pool.ts finds it next to the engine worker).
+  { entryPoints: ['engine/local/quant/int4-worker.ts'], outfile: 'dist/quant-worker.mjs', format: 'esm', banner: esmBanner },
   // tree-sitter parsing runs in its own worker so a grammar stuck in wasm can be terminated (server/syntax.ts).
   { entryPoints: ['server/syntax-worker.ts'], outfile: 'dist/syntax-worker.mjs', format: 'esm', banner: esmBanner },
   { entryPoints: ['engine/cli/neox.ts'], outfile: 'dist/neox.mjs', format: 'esm', banner: esmBanner },

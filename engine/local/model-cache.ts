@@ -131,6 +131,12 @@ export function buildInto(
   }
 }
 
+/** Whether a finished build for `opts` is in the cache (ensureModel will not convert). */
+export function isModelCached(opts: LoadOptions): boolean {
+  const dir = modelCacheDir(opts);
+  return existsSync(join(dir, ONNX_FILE)) && existsSync(join(dir, DATA_FILE));
+}
+
 /** Returns the cached build for `opts`, converting the checkpoint first when there is none. */
 export function ensureModel(opts: LoadOptions, onProgress?: (p: LoadProgress) => void): BuiltModel {
   onProgress?.({ stage: 'read-config', message: `Reading ${opts.modelDir}` });

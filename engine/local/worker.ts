@@ -5,11 +5,12 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { NeoxError } from '../types';
-import type { RunnerInfo } from './runner';
+import { NeoxError, type LoadProgress } from '../types';
+import type { LoadOptions, RunnerInfo } from './runner';
 import type { NeoxConfig } from './config';
 import type { FromWorker, ToWorker } from './worker-protocol';
-import { ensureModel } from './model-cache';
+import { ensureModel, isModelCached } from './model-cache';
+import { Int4Pool, setInt4Pool } from './quant/pool';
 import { OnnxKvRunner } from './kv-runner';
 
 if (!parentPort) throw new Error('engine/local/worker.ts must run as a worker thread');
@@ -29,6 +30,24 @@ function parameterCount(c: NeoxConfig): number {
   return V * D * (c.tiedEmbeddings ? 1 : 2) + c.numLayers * layer + 2 * D;
 }
 
+/**
+ * An int4 conversion quantizes its big matrices on `threads` cores (the 20B benchmark's converter:
+ * 251 s on 2 cores). Only when a build is due: a cached model starts no threads. Without the
+ * worker script (a bundle that lacks it) conversion runs on this thread alone.
+ */
+async function withInt4Pool<T>(opts: LoadOptions, threads: number, onProgress: (p: LoadProgress) => void, convert: () => T): Promise<T> {
+  if (opts.quant !== 'int4' || threads < 2 || isModelCached(opts)) return convert();
+  const pool = await Int4Pool.start(threads - 1);
+  onProgress({ stage: 'convert', message: pool ? `int4 quantization on ${pool.threads} threads` : 'int4 quantization on 1 thread (no worker script)' });
+  setInt4Pool(pool);
+  try {
+    return convert();
+  } finally {
+    setInt4Pool(null);
+    await pool?.close();
+  }
+}
+
 function errorMessage(e: unknown, id?: number): FromWorker {
   if (e instanceof NeoxError) return { type: 'error', id, message: e.message, code: e.code };
   return { type: 'error', id, message: `engine error: ${(e as Error)?.message ?? String(e)}`, code: 'engine_failed' };
@@ -39,7 +58,8 @@ async function handle(m: ToWorker): Promise<void> {
     case 'load': {
       try {
         const threads = m.opts.threads ?? availableParallelism();
-        const built = ensureModel(m.opts, (progress) => send({ type: 'progress', progress }));
+        const onProgress = (progress: LoadProgress) => send({ type: 'progress', progress });
+        const built = await withInt4Pool(m.opts, threads, onProgress, () => ensureModel(m.opts, onProgress));
         send({ type: 'progress', progress: { stage: 'load', message: `Loading ${built.onnxFile} (${threads} threads)` } });
         const t0 = performance.now();
         runner = await OnnxKvRunner.open(built.onnxFile, built.config, threads);

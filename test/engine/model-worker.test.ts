@@ -2,7 +2,7 @@
 // converted, loaded and run, and the bundled worker (dist/engine-worker.mjs) works like the sources.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 import { loadRunner } from '../../engine/local/load';
@@ -61,6 +61,37 @@ test('the bundled worker (esbuild, as dist/engine-worker.mjs) loads and runs the
     for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
     assert.equal(best, g.first_top5_ids[0]);
     await r.dispose();
+  } finally {
+    if (saved === undefined) delete process.env.NEOX_ENGINE_WORKER;
+    else process.env.NEOX_ENGINE_WORKER = saved;
+  }
+});
+
+test('the bundled worker converts int4 on every core (dist/quant-worker.mjs), byte for byte as on one', async () => {
+  mkdirSync('.cache', { recursive: true });
+  const bundleDir = mkdtempSync(join('.cache', 'test-quant-worker-'));
+  after(() => rmSync(bundleDir, { recursive: true, force: true }));
+  const common: esbuild.BuildOptions = { bundle: true, platform: 'node', target: 'node20', format: 'esm', external: ['onnxruntime-node'], logLevel: 'silent' };
+  const banner = { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" };
+  const outfile = join(bundleDir, 'engine-worker.mjs');
+  await esbuild.build({ ...common, banner, entryPoints: ['engine/local/worker.ts'], outfile });
+  await esbuild.build({ ...common, banner, entryPoints: ['engine/local/quant/int4-worker.ts'], outfile: join(bundleDir, 'quant-worker.mjs') });
+  const saved = process.env.NEOX_ENGINE_WORKER;
+  process.env.NEOX_ENGINE_WORKER = outfile;
+  try {
+    const build = async (threads: number) => {
+      const messages: string[] = [];
+      const cacheDir = join(root, `int4-${threads}`);
+      const r = await loadRunner({ modelDir: MODEL_DIR, quant: 'int4', int4Scales: 'rtn', threads, cacheDir }, (p) => messages.push(p.message));
+      const data = readFileSync(join(r.info.onnxPath, 'model.data'));
+      await r.dispose();
+      return { messages, data };
+    };
+    const parallel = await build(2);
+    assert.ok(parallel.messages.includes('int4 quantization on 2 threads'), parallel.messages.join(' | '));
+    const single = await build(1);
+    assert.ok(!single.messages.some((m) => m.startsWith('int4 quantization on')));
+    assert.ok(parallel.data.equals(single.data), 'the same int4 weights from 2 threads as from 1');
   } finally {
     if (saved === undefined) delete process.env.NEOX_ENGINE_WORKER;
     else process.env.NEOX_ENGINE_WORKER = saved;

@@ -63,6 +63,8 @@ const REQUIRED = [
   'extension/dist/extension.cjs',
   'extension/dist/server.mjs',
   'extension/dist/engine-worker.mjs',
+  'extension/dist/quant-worker.mjs',
+  'extension/dist/syntax-worker.mjs',
   'extension/dist/webview/chat.js',
   'extension/dist/webview/chat.css',
   'extension/dist/tree-sitter.wasm',

@@ -1,5 +1,7 @@
 /**
- * Parallel int4 quantization for big conversions (the 20B benchmark: 20e9 weights).
+ * Parallel int4 quantization for big conversions (the 20B benchmark: 20e9 weights). The engine
+ * worker starts a pool for every int4 conversion that is due (engine/local/worker.ts); the bundle
+ * carries this pool's worker as dist/quant-worker.mjs.
  *
  * The graph builder is synchronous (it streams each tensor into the .data file as it goes), so the
  * pool is too: the converting thread shares the tensor with worker threads through a
