@@ -5,6 +5,7 @@
  */
 import { DEFAULT_SETTINGS, type NeoxExtraSettings, type NeoxSettings } from './protocol';
 import type { CompletionSettings } from './completion-service';
+import { REMOTE_DEFAULTS } from '../engine/remote/settings';
 
 export type EffectiveSettings = NeoxSettings & Required<NeoxExtraSettings>;
 
@@ -13,8 +14,8 @@ export const DEFAULT_EXTRA: Required<NeoxExtraSettings> = {
   maxLines: 12,
   crossFileContext: true,
   remoteCaFile: '',
-  remoteConnectTimeoutMs: 5000,
-  remoteFirstTokenTimeoutMs: 30000,
+  remoteConnectTimeoutMs: REMOTE_DEFAULTS.connectTimeoutMs,
+  remoteFirstTokenTimeoutMs: REMOTE_DEFAULTS.firstTokenTimeoutMs,
 };
 
 const ENUMS: Partial<Record<keyof NeoxSettings, readonly string[]>> = {

@@ -38,7 +38,8 @@ export interface RemoteSettings {
 export type ResolvedRemoteSettings = Required<Omit<RemoteSettings, 'model' | 'apiKey' | 'caFile' | 'tokenizerPath'>> &
   Pick<RemoteSettings, 'model' | 'apiKey' | 'caFile' | 'tokenizerPath'> & { baseUrl: URL };
 
-const defaults = {
+/** Defaults of the numeric settings (the language server's neoxComplete.remote* defaults come from here). */
+export const REMOTE_DEFAULTS = {
   connectTimeoutMs: 5000,
   firstTokenTimeoutMs: 30000,
   idleTimeoutMs: 30000,
@@ -65,8 +66,8 @@ export function resolveRemoteSettings(s: RemoteSettings): ResolvedRemoteSettings
   baseUrl.pathname = baseUrl.pathname.replace(/\/+$/, '').replace(/\/v1$/, '') + '/';
   baseUrl.search = '';
   baseUrl.hash = '';
-  const out = { ...defaults } as Record<string, number>;
-  for (const key of Object.keys(defaults) as (keyof typeof defaults)[]) {
+  const out = { ...REMOTE_DEFAULTS } as Record<string, number>;
+  for (const key of Object.keys(REMOTE_DEFAULTS) as (keyof typeof REMOTE_DEFAULTS)[]) {
     const v = s[key];
     if (v === undefined) continue;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
@@ -75,7 +76,7 @@ export function resolveRemoteSettings(s: RemoteSettings): ResolvedRemoteSettings
     out[key] = v;
   }
   return {
-    ...(out as typeof defaults),
+    ...(out as typeof REMOTE_DEFAULTS),
     kind: s.kind,
     url: s.url,
     baseUrl,
