@@ -133,7 +133,10 @@ export function buildInto(
 
 /** Whether a finished build for `opts` is in the cache (ensureModel will not convert). */
 export function isModelCached(opts: LoadOptions): boolean {
-  const dir = modelCacheDir(opts);
+  return isBuilt(modelCacheDir(opts));
+}
+
+function isBuilt(dir: string): boolean {
   return existsSync(join(dir, ONNX_FILE)) && existsSync(join(dir, DATA_FILE));
 }
 
@@ -143,7 +146,7 @@ export function ensureModel(opts: LoadOptions, onProgress?: (p: LoadProgress) =>
   const config = readConfig(opts.modelDir);
   const dir = modelCacheDir(opts);
   const onnxFile = join(dir, ONNX_FILE);
-  if (existsSync(onnxFile) && existsSync(join(dir, DATA_FILE))) return { dir, onnxFile, config, built: false };
+  if (isBuilt(dir)) return { dir, onnxFile, config, built: false };
   onProgress?.({ stage: 'convert', message: `Converting ${opts.modelDir} (${buildTag(opts)}) into ${dir}`, fraction: 0 });
   const source = new SafetensorsCheckpoint(opts.modelDir);
   try {
