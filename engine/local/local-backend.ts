@@ -159,9 +159,9 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
     const logits = await runner!.forward(live.map((l) => l.ids));
     const firstAt = performance.now();
     const rows: RowSpec[] = live.map(({ at, ids }, index) => {
-      const r = group[at]!.req;
-      const own = { maxTokens: Math.min(r.maxTokens, ctx - ids.length), stop: r.stop, seed: r.seed, signal: r.signal };
-      return { index, promptIds: ids, own: { ...own, temperature: r.temperature, topK: r.topK, topP: r.topP, repetitionPenalty: r.repetitionPenalty } };
+      const { maxTokens, stop, seed, signal, temperature, topK, topP, repetitionPenalty } = group[at]!.req;
+      const own = { maxTokens: Math.min(maxTokens, ctx - ids.length), stop, seed, signal, temperature, topK, topP, repetitionPenalty };
+      return { index, promptIds: ids, own };
     });
     const maxTokens = Math.max(...rows.map((r) => r.own!.maxTokens));
     const results = await generateRows(runner!, tokenizer!, rows, logits, { maxTokens, eosTokenId: eosId() }, (index, text) =>
