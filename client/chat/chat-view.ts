@@ -8,6 +8,7 @@ import { ChatRequest, type ChatContext } from '../../server/protocol';
 import type { NeoxClient } from '../neox-client';
 import { Conversation } from './conversation';
 import { chatHtml } from './html';
+import { blockEditAt, type BlockEdit } from './insert-block';
 import type { Attach, FromWebview, ToWebview } from './messages';
 
 export const CHAT_VIEW_ID = 'neoxComplete.chat';
@@ -97,9 +98,19 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       return;
     }
     await vscode.window.showTextDocument(editor.document, editor.viewColumn);
-    await editor.edit((b) => {
-      for (const sel of editor.selections) b.replace(sel, code);
+    const doc = editor.document;
+    // One block per cursor line (several cursors on one line would insert it twice).
+    const lines = [...new Set(editor.selections.map((s) => s.active.line))].sort((a, b) => a - b);
+    const edits = lines.map((l) => blockEditAt(doc.lineAt(l).text, l, code)).filter((e) => e !== undefined);
+    if (!edits.length) return;
+    const applied = await editor.edit((b) => {
+      for (const e of edits) {
+        const range = doc.lineAt(e.line).range;
+        if (e.mode === 'replace') b.replace(range, e.text);
+        else b.insert(range.end, e.text);
+      }
     });
+    if (applied) revealEndOf(editor, edits);
   }
 
   private contextFor(attach: Attach): { ctx?: ChatContext; label?: string } {
@@ -161,4 +172,14 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     this.running?.cancel();
     for (const d of this.disposables) d.dispose();
   }
+}
+
+/** Puts the cursor at the end of the last inserted block (edits in line order) and scrolls it into view. */
+function revealEndOf(editor: vscode.TextEditor, edits: BlockEdit[]): void {
+  const newlines = (e: BlockEdit) => e.text.split('\n').length - 1;
+  // Earlier blocks pushed the last one down by their own line count.
+  const lastLine = edits.reduce((line, e) => line + newlines(e), edits[edits.length - 1].line);
+  const end = editor.document.lineAt(Math.min(lastLine, editor.document.lineCount - 1)).range.end;
+  editor.selection = new vscode.Selection(end, end);
+  editor.revealRange(new vscode.Range(end, end));
 }
