@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { NeoxError } from '../types';
-import { UsageError, type Command } from './command';
+import { UsageError, parseArgsMessage, type Command, type OptionSpec } from './command';
 import { commands } from './commands';
 import { modelUsage } from './common';
 
@@ -30,11 +30,12 @@ async function main(argv: string[]): Promise<number> {
   const load = commands[name];
   if (!load) throw new UsageError(`unknown command "${name}" (commands: ${Object.keys(commands).join(', ')})`);
   const command = (await load()).default;
+  const options: OptionSpec = { ...command.options, help: { type: 'boolean', short: 'h' } };
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: rest, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(parseArgsMessage(e, options));
   }
   if (parsed.values.help) {
     process.stdout.write(commandHelp(command));

@@ -8,6 +8,8 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseArgsMessage, type OptionSpec } from '../../engine/cli/command';
 
 const MODEL = 'models/neox-code-23m';
 const ref = JSON.parse(readFileSync('test/fixtures/neox-code-23m-reference.json', 'utf8')) as {
@@ -117,7 +119,9 @@ test('bad model folders: one line naming the file or field, non-zero exit, no st
     ['tokenizer.json corrupt', ['generate', ...fp32, '--model', badModel('badtok', { 'config.json': null, 'tokenizer.json': '{"model": {"type": "BPE", "vocab": ' }), 'x'], /badtok\/tokenizer\.json: tokenizer is not valid JSON/],
     ['tokenizer.json unreadable', ['tokenize', '--model', badModel('dirtok', { 'config.json': null, 'tokenizer.json': 'dir' }), 'x'], /dirtok\/tokenizer\.json: cannot read tokenizer \(EISDIR\)/],
     ['bad flag value', ['generate', ...fp32, '--top-p', '2', 'x'], /--top-p must be a number >= 0 and <= 1 \(got "2"\)/],
-    ['unknown flag', ['generate', '--bogus', 'x'], /Unknown option '--bogus'/],
+    ['unknown flag', ['generate', '--bogus', 'x'], /^neox generate: unknown option --bogus; a prompt that starts with "-" goes after "--", as in: -- "--bogus" \(see neox generate --help\)$/],
+    ['misspelt flag', ['generate', '--max-token', '3', 'x'], /unknown option --max-token: did you mean --max-tokens\?/],
+    ['flag without its value', ['generate', 'x', '--model'], /--model needs a value/],
     ['bad JSONL field', ['generate', ...fp32, '--input', badModel('jsonl', { 'p.jsonl': '{"prompt": "a"}\n{"prompt": "b", "top_k": "ten"}\n' }) + '/p.jsonl', '--json'], /p\.jsonl:2: field "top_k" must be an integer/],
   ];
   for (const [what, args, re] of cases) {
@@ -128,4 +132,31 @@ test('bad model folders: one line naming the file or field, non-zero exit, no st
     assert.match(errLines[0]!, re, what);
     assert.doesNotMatch(r.stderr, /^\s+at /m, `${what}: no stack trace`);
   }
+});
+
+test('parseArgsMessage: one balanced line per command-line mistake (Node\'s own text leaves a quote open)', () => {
+  const options: OptionSpec = { 'max-tokens': { type: 'string' }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
+  const msg = (args: string[]) => {
+    try {
+      parseArgs({ args, options, allowPositionals: true, strict: true });
+    } catch (e) {
+      return parseArgsMessage(e, options);
+    }
+    return 'no error';
+  };
+  const balanced = (s: string) => (s.match(/"/g) ?? []).length % 2 === 0 && (s.match(/'/g) ?? []).length % 2 === 0;
+  const cases: [string[], string][] = [
+    [['--bogus-flag', 'x'], 'unknown option --bogus-flag; a prompt that starts with "-" goes after "--", as in: -- "--bogus-flag"'],
+    [['-x'], 'unknown option -x; a prompt that starts with "-" goes after "--", as in: -- "-x"'],
+    [['--max-token', '3'], 'unknown option --max-token: did you mean --max-tokens?'],
+    [['--mdoel=a'], 'unknown option --mdoel: did you mean --model?'],
+    [['--model'], '--model needs a value'],
+    [['--help=1'], '--help takes no value'],
+  ];
+  for (const [args, want] of cases) {
+    const got = msg(args);
+    assert.equal(got, want, args.join(' '));
+    assert.ok(balanced(got), `quotes balanced: ${got}`);
+  }
+  assert.equal(msg(['--', '--bogus-flag']), 'no error', 'the suggested form is accepted');
 });
