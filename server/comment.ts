@@ -3,6 +3,8 @@
  * consecutive `#` or `//` line comments, a `/* ... *\/` block (JSDoc included) or a Python
  * `"""docstring"""` / `'''docstring'''`.
  */
+import { languageSpec } from './language';
+
 export interface FoundComment {
   /** The comment's text without its markers. */
   text: string;
@@ -66,4 +68,34 @@ export function findComment(text: string, line: number, languageId: string): Fou
     .trim();
   if (!body) return undefined;
   return { text: body, endLine: end, indent: leading(lines[start]!) };
+}
+
+/**
+ * The lines of `text` that are code: not blank, not a line comment, not inside a block comment
+ * (or, in Python, a triple-quoted docstring). A small model asked for code from a comment often
+ * writes only more comments; this is how that is noticed (and how bench:comment2code scores).
+ */
+export function codeLines(text: string, languageId: string): string[] {
+  const python = languageId === 'python';
+  const marker = languageSpec(languageId).lineComment;
+  const out: string[] = [];
+  let inBlock: string | undefined; // the closing marker while inside a block comment/docstring
+  for (const raw of text.split('\n')) {
+    let l = raw.trim();
+    if (inBlock) {
+      const end = l.indexOf(inBlock);
+      if (end < 0) continue;
+      l = l.slice(end + inBlock.length).trim();
+      inBlock = undefined;
+    }
+    const open = python ? /^("""|''')/.exec(l)?.[1] : l.startsWith('/*') ? '*/' : undefined;
+    if (open) {
+      const rest = l.slice(open.length === 3 ? 3 : 2);
+      if (!rest.includes(open)) inBlock = open;
+      continue;
+    }
+    if (!l || l.startsWith(marker) || (!python && l.startsWith('*'))) continue;
+    out.push(raw);
+  }
+  return out;
 }
