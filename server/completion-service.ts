@@ -4,7 +4,7 @@
  * between tokens, early stop once the block is complete, post-processing, several candidates.
  */
 import { randomUUID } from 'node:crypto';
-import type { CompletionBackend, ModelInfo } from '../engine/types';
+import type { CompletionBackend, FinishReason, ModelInfo } from '../engine/types';
 import { PromptBuilder } from './context/prompt';
 import { SnippetRing } from './context/snippet-ring';
 import { decideMultiline, postprocess, type PostprocessContext } from './postprocess/index';
@@ -46,6 +46,8 @@ export interface InlineAnswer {
   multiline?: boolean;
   promptTokens?: number;
   promptTokensReused?: number;
+  /** The backend's finish reason per candidate, when a generation ran (also for a cancelled answer). */
+  finishReasons?: FinishReason[];
 }
 
 export interface CompletionDeps {
@@ -56,6 +58,11 @@ export interface CompletionDeps {
   settings(): CompletionSettings;
   stats: Pick<Statistics, 'request'>;
   onGenerating?(busy: boolean): void;
+  /**
+   * Called when an automatic request starts its debounce wait of `delayMs` (a newer request or
+   * an abort ends the wait early). Lets tests act while a request is provably waiting.
+   */
+  onDebounce?(delayMs: number): void;
 }
 
 const SUFFIX_CHARS = 4000;
@@ -156,7 +163,12 @@ export class CompletionService {
       const cached = this.cache.get(key);
       if (cached) return finish(cached, 'cache');
 
-      if (!req.invoked && !(await sleep(this.debounce.delayMs, ctl.signal))) return cancelled();
+      if (!req.invoked) {
+        const delayMs = this.debounce.delayMs;
+        const waited = sleep(delayMs, ctl.signal);
+        this.deps.onDebounce?.(delayMs);
+        if (!(await waited)) return cancelled();
+      }
 
       // The generation's own signal: aborted by an outdated request, or by us once every
       // candidate is complete (early stop: the rest would be cut by post-processing anyway).
@@ -193,7 +205,9 @@ export class CompletionService {
       };
       try {
         const result = this.deps.isLocal() ? await this.lock.run(ctl.signal, run) : await run();
-        if (!result || (ctl.signal.aborted && !earlyStop)) return cancelled();
+        if (!result) return cancelled();
+        const finishReasons = [...result.choices].sort((a, b) => a.index - b.index).map((c) => c.finishReason);
+        if (ctl.signal.aborted && !earlyStop) return { ...cancelled(), finishReasons };
         const raw = result.choices
           .sort((a, b) => a.index - b.index)
           .map((c, i) => {
@@ -203,7 +217,7 @@ export class CompletionService {
             return c.text;
           });
         this.cache.set(key, raw);
-        const answer = finish(raw, 'generated', { promptTokensReused: result.timings?.promptTokensReused });
+        const answer = finish(raw, 'generated', { promptTokensReused: result.timings?.promptTokensReused, finishReasons });
         this.debounce.observe(answer.latencyMs);
         return answer;
       } finally {

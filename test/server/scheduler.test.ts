@@ -60,11 +60,12 @@ test('AdaptiveDebounce: fixed setting, auto follows latency within bounds', () =
 
 test('sleep: resolves false as soon as the signal aborts', async () => {
   const c = new AbortController();
-  const t0 = performance.now();
   const p = sleep(1000, c.signal);
   setTimeout(() => c.abort(), 10);
-  assert.equal(await p, false);
-  assert.ok(performance.now() - t0 < 200);
+  // Timers fire in expiry order however loaded the machine is: the abort at 10 ms comes before a
+  // 900 ms timer, so a sleep that ignored its signal would lose this race (an ordering, not a clock).
+  const first = await Promise.race([p, new Promise((r) => setTimeout(() => r('900 ms timer'), 900))]);
+  assert.equal(first, false);
   assert.equal(await sleep(1, new AbortController().signal), true);
 });
 
@@ -96,6 +97,10 @@ class ScriptedBackend implements CompletionBackend {
   running = 0;
   maxRunning = 0;
   calls: CompletionRequest[] = [];
+  /** Per call: tokens emitted so far, and when the call started (performance.now()). */
+  emitted: number[] = [];
+  startedAt: number[] = [];
+  private startWaiters: { n: number; resolve: () => void }[] = [];
   constructor(
     private readonly script: string[],
     private readonly msPerToken = 5,
@@ -103,8 +108,16 @@ class ScriptedBackend implements CompletionBackend {
   async load(): Promise<ModelInfo> {
     return { id: 'scripted', backend: 'local', contextLength: 2048 };
   }
+  /** Resolves once `complete` has been called `n` times: tests wait on this event, not on a poll. */
+  started(n = 1): Promise<void> {
+    if (this.calls.length >= n) return Promise.resolve();
+    return new Promise((resolve) => this.startWaiters.push({ n, resolve }));
+  }
   async complete(req: CompletionRequest, onChunk?: (c: TextChunk) => void): Promise<CompletionResult> {
-    this.calls.push(req);
+    const call = this.calls.push(req) - 1;
+    this.emitted[call] = 0;
+    this.startedAt[call] = performance.now();
+    for (const w of this.startWaiters.filter((w) => this.calls.length >= w.n)) w.resolve();
     this.running++;
     this.maxRunning = Math.max(this.maxRunning, this.running);
     try {
@@ -119,6 +132,7 @@ class ScriptedBackend implements CompletionBackend {
           return { choices: [{ index: 0, text: cut, finishReason: 'stop' }], usage: { promptTokens: 1, completionTokens: 1 } };
         }
         text += tok;
+        this.emitted[call]!++;
         onChunk?.({ index: 0, text: tok });
       }
       return { choices: [{ index: 0, text, finishReason: 'length' }], usage: { promptTokens: 1, completionTokens: 1 } };
@@ -140,7 +154,7 @@ class ScriptedBackend implements CompletionBackend {
 
 const SETTINGS: CompletionSettings = { maxTokens: 64, temperature: 0, contextBudget: 1024, candidates: 1, maxLines: 12, crossFileContext: true, debounceMs: 0 };
 
-function service(backend: ScriptedBackend, settings: Partial<CompletionSettings> = {}) {
+function service(backend: ScriptedBackend, settings: Partial<CompletionSettings> = {}, hooks: { onDebounce?: (ms: number) => void } = {}) {
   const stats = new Statistics();
   const svc = new CompletionService({
     ready: async () => ({ backend, info: await backend.load() }),
@@ -148,6 +162,7 @@ function service(backend: ScriptedBackend, settings: Partial<CompletionSettings>
     isLocal: () => true,
     settings: () => ({ ...SETTINGS, ...settings }),
     stats,
+    ...hooks,
   });
   svc.debounce.setting = settings.debounceMs ?? 0;
   return { svc, stats };
@@ -162,18 +177,26 @@ const req = (text: string, extra: Partial<{ invoked: boolean; uri: string }> = {
   invoked: extra.invoked ?? false,
 });
 
+// The first request of a process also starts the tree-sitter worker (seconds on a cold, slow
+// machine), so these tests wait for the backend's start event rather than polling for a while.
 test('CompletionService: a newer request aborts the running generation between tokens', async () => {
-  const backend = new ScriptedBackend(Array.from({ length: 200 }, (_, i) => `t${i}`), 5);
+  const SCRIPT = 200;
+  const backend = new ScriptedBackend(Array.from({ length: SCRIPT }, (_, i) => `t${i}`), 5);
   const { svc } = service(backend);
   const first = svc.complete(req('def f(x):\n    return x'));
-  for (let i = 0; i < 200 && svc.inFlight === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  await backend.started(1);
   assert.equal(svc.inFlight, 1);
-  const t0 = performance.now();
+  const emittedWhenSuperseded = backend.emitted[0]!;
   const second = svc.complete(req('def f(x):\n    return x +'));
   const a = await first;
   assert.equal(a.source, 'cancelled');
-  assert.ok(performance.now() - t0 < 100, 'outdated generation stopped within a few tokens');
-  await second;
+  assert.deepEqual(a.finishReasons, ['cancelled'], 'the backend saw the abort');
+  // Between two tokens: at most the token already under way when the newer request came.
+  assert.ok(backend.emitted[0]! <= emittedWhenSuperseded + 1, `outdated generation went on for ${backend.emitted[0]} tokens`);
+  const b = await second;
+  assert.equal(b.source, 'generated');
+  assert.equal(backend.calls.length, 2);
+  assert.equal(backend.emitted[1], SCRIPT, 'the newer generation ran to its end');
   assert.equal(backend.maxRunning, 1, 'never two generations at once');
   assert.equal(svc.inFlight, 0);
 });
@@ -183,11 +206,14 @@ test('CompletionService: the client cancelling stops the generation', async () =
   const { svc } = service(backend);
   const c = new AbortController();
   const p = svc.complete(req('a = '), c.signal);
-  for (let i = 0; i < 200 && svc.inFlight === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  await backend.started(1);
+  const emittedWhenCancelled = backend.emitted[0]!;
   c.abort();
-  const t0 = performance.now();
-  assert.equal((await p).source, 'cancelled');
-  assert.ok(performance.now() - t0 < 50);
+  const a = await p;
+  assert.equal(a.source, 'cancelled');
+  assert.deepEqual(a.finishReasons, ['cancelled']);
+  assert.ok(backend.emitted[0]! <= emittedWhenCancelled + 1, `generation went on for ${backend.emitted[0]} tokens after the cancel`);
+  assert.equal(svc.inFlight, 0);
 });
 
 test('CompletionService: early stop once the block is complete, cache hit, typed-through', async () => {
@@ -236,14 +262,27 @@ test('CompletionService: a multi-line suggestion cut by maxTokens loses its unfi
 });
 
 test('CompletionService: debounce waits before generating, and a newer keystroke skips the generation', async () => {
+  const DEBOUNCE = 60;
   const backend = new ScriptedBackend(['1', '\n'], 1);
-  const { svc } = service(backend, { debounceMs: 60 });
+  const waits: number[] = [];
+  let nextWait: (() => void) | undefined;
+  const { svc } = service(backend, { debounceMs: DEBOUNCE }, { onDebounce: (ms) => (waits.push(ms), nextWait?.()) });
+  const waiting = new Promise<void>((r) => (nextWait = r));
   const p1 = svc.complete(req('a = '));
-  await new Promise((r) => setTimeout(r, 10));
+  await waiting; // the service's event: p1 is now in its debounce wait
+  assert.deepEqual(waits, [DEBOUNCE]);
+  assert.equal(backend.calls.length, 0, 'the first keystroke does not generate while it waits');
+  nextWait = undefined;
+  const t2 = performance.now();
   const p2 = svc.complete(req('a = b'));
   assert.equal((await p1).source, 'cancelled');
-  await p2;
+  assert.equal((await p2).source, 'generated');
   assert.equal(backend.calls.length, 1, 'only the last keystroke generated');
+  assert.ok(backend.calls[0]!.prompt.endsWith('a = b'));
+  assert.deepEqual(waits, [DEBOUNCE, DEBOUNCE]);
+  // A lower bound only (a loaded machine makes it later, never earlier); Node may fire a timer
+  // up to 1 ms before its nominal time because of millisecond rounding.
+  assert.ok(backend.startedAt[0]! - t2 >= DEBOUNCE - 1, `generated ${(backend.startedAt[0]! - t2).toFixed(1)} ms after the keystroke`);
 });
 
 test('isComplete: single line at newline, multi-line at dedent', () => {
@@ -264,20 +303,25 @@ test('CompletionService: an invoked request asks for several candidates (samplin
   assert.equal(backend.calls[1]!.temperature, 0);
 });
 
-test('GenerationLock: a waiter cancelled behind a long job returns at once, order kept', async () => {
+// The long job holds the lock until the test opens its gate, so the cancelled waiter can only
+// return while the job is still running (if it waited for the job, the test times out).
+test('GenerationLock: a waiter cancelled behind a long job returns at once, order kept', { timeout: 20_000 }, async () => {
   const lock = new GenerationLock();
   const log: string[] = [];
+  let openGate!: () => void;
+  const gate = new Promise<void>((r) => (openGate = r));
   const long = lock.run(undefined, async () => {
-    await new Promise((r) => setTimeout(r, 150));
+    await gate;
     log.push('long');
   });
   const c = new AbortController();
-  const t0 = performance.now();
   const waiter = lock.run(c.signal, async () => log.push('never'));
   const after = lock.run(undefined, async () => log.push('after'));
   setTimeout(() => c.abort(), 10);
   assert.equal(await waiter, undefined);
-  assert.ok(performance.now() - t0 < 100, 'cancelled waiter did not wait for the long job');
+  assert.equal(lock.running, 1, 'the long job still holds the lock');
+  assert.deepEqual(log, []);
+  openGate();
   await Promise.all([long, after]);
   assert.deepEqual(log, ['long', 'after']);
   assert.equal(lock.running, 0);
