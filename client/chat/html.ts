@@ -1,7 +1,8 @@
 /**
  * The chat webview's HTML: a strict Content-Security-Policy (no inline script or style except the
  * nonce'd bundle; model output is rendered as sanitised markdown and can never run script), the
- * bundled script and CSS from dist/webview/.
+ * bundled script and CSS from dist/webview/. The composer's row is two groups (context picker, buttons)
+ * so that a narrow side bar wraps the buttons onto their own line instead of pushing them off screen.
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
@@ -30,16 +31,19 @@ export function chatHtml(webview: vscode.Webview, extensionUri: vscode.Uri): str
 <form id="composer" aria-label="Ask NeoX">
   <textarea id="input" rows="3" placeholder="Ask about your code (Enter to send, Shift+Enter for a new line)" aria-label="Message"></textarea>
   <div class="row">
-    <label for="attach">Context</label>
-    <select id="attach" aria-label="Attach context">
-      <option value="none">No context</option>
-      <option value="selection">Current selection</option>
-      <option value="file">Current file</option>
-    </select>
-    <span class="spacer"></span>
-    <button type="button" id="clear" class="secondary" title="Clear the conversation">Clear</button>
-    <button type="button" id="stop" class="secondary" title="Stop generating (Escape)" disabled>Stop</button>
-    <button type="submit" id="send" title="Send (Enter)">Send</button>
+    <div class="context">
+      <label for="attach">Context</label>
+      <select id="attach" aria-label="Attach context">
+        <option value="none">No context</option>
+        <option value="selection">Current selection</option>
+        <option value="file">Current file</option>
+      </select>
+    </div>
+    <div class="actions">
+      <button type="button" id="clear" class="secondary" title="Clear the conversation">Clear</button>
+      <button type="button" id="stop" class="secondary" title="Stop generating (Escape)" disabled>Stop</button>
+      <button type="submit" id="send" title="Send (Enter)">Send</button>
+    </div>
   </div>
 </form>
 <script nonce="${nonce}" src="${asset('chat.js')}"></script>

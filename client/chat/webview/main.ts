@@ -59,7 +59,7 @@ function addCodeButtons(code: HTMLElement, index: number): void {
   };
   const text = () => code.textContent ?? '';
   button('Copy', 'Copy code', () => ({ type: 'copy', code: text() }));
-  button('Insert', 'Insert at cursor', () => ({ type: 'insert', code: text() }));
+  button('Insert', 'Insert on lines of its own at the cursor', () => ({ type: 'insert', code: text() }));
   button('New file', 'Open as new file', () => ({ type: 'newFile', code: text(), language: language === 'text' ? undefined : language }));
   pre.before(bar);
 }
