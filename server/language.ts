@@ -29,9 +29,42 @@ const SPECS: Record<string, LanguageSpec> = {
   shellscript: { template: 'generic', lineComment: '#', indentBlocks: false, grammar: 'bash' },
   yaml: { template: 'generic', lineComment: '#', indentBlocks: true, grammar: 'yaml' },
   lua: { template: 'generic', lineComment: '--', indentBlocks: false, grammar: 'lua' },
+  // Known comment markers without a grammar here: the header and snippets use the right marker.
+  haskell: { template: 'generic', lineComment: '--', indentBlocks: false },
+  sql: { template: 'generic', lineComment: '--', indentBlocks: false },
+  perl: { template: 'generic', lineComment: '#', indentBlocks: false },
+  r: { template: 'generic', lineComment: '#', indentBlocks: false },
+  julia: { template: 'generic', lineComment: '#', indentBlocks: false },
+  elixir: { template: 'generic', lineComment: '#', indentBlocks: false },
+  powershell: { template: 'generic', lineComment: '#', indentBlocks: false },
+  dockerfile: { template: 'generic', lineComment: '#', indentBlocks: false },
+  makefile: { template: 'generic', lineComment: '#', indentBlocks: false },
+  toml: { template: 'generic', lineComment: '#', indentBlocks: false },
+  php: { template: 'generic', lineComment: '//', indentBlocks: false },
+  kotlin: { template: 'generic', lineComment: '//', indentBlocks: false },
+  swift: { template: 'generic', lineComment: '//', indentBlocks: false },
+  scala: { template: 'generic', lineComment: '//', indentBlocks: false },
+  dart: { template: 'generic', lineComment: '//', indentBlocks: false },
+  fsharp: { template: 'generic', lineComment: '//', indentBlocks: false },
+  'objective-c': { template: 'generic', lineComment: '//', indentBlocks: false },
+  'objective-cpp': { template: 'generic', lineComment: '//', indentBlocks: false },
+  zig: { template: 'generic', lineComment: '//', indentBlocks: false },
+  clojure: { template: 'generic', lineComment: ';', indentBlocks: false },
+  erlang: { template: 'generic', lineComment: '%', indentBlocks: false },
+  latex: { template: 'generic', lineComment: '%', indentBlocks: false },
 };
 
+/**
+ * Any other language: its comment marker is unknown, so nothing that needs one (the prompt
+ * header, cross-file snippets) is written for it — see knownLanguage. The '//' here only serves
+ * heuristics that look for a comment, never text written into a prompt.
+ */
 const GENERIC: LanguageSpec = { template: 'generic', lineComment: '//', indentBlocks: false };
+
+/** True when the language's line comment is known (a prompt may carry comment lines for it). */
+export function knownLanguage(languageId: string): boolean {
+  return Object.hasOwn(SPECS, languageId);
+}
 
 const EXTENSIONS: Record<string, string> = {
   py: 'python', pyi: 'python', ts: 'typescript', mts: 'typescript', cts: 'typescript', tsx: 'typescriptreact',

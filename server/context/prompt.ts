@@ -11,7 +11,7 @@
  * - the snippet choice stays the same while the cursor stays in the same 16-line region and
  *   the chosen chunks are unchanged.
  */
-import { asLineComments } from '../language';
+import { asLineComments, knownLanguage } from '../language';
 import type { SnippetRing } from './snippet-ring';
 import { templateFor } from './templates';
 
@@ -79,7 +79,8 @@ export class PromptBuilder {
     // Snippets: at most a quarter of the budget.
     let snippetIds: string[] = [];
     let snippetTexts: string[] = [];
-    if (r.crossFile) {
+    // Snippets are written as line comments: none for a language whose comment marker is unknown.
+    if (r.crossFile && knownLanguage(r.languageId)) {
       const stillValid =
         prev &&
         prev.region === region &&

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { languageSpec } from '../language';
+import { knownLanguage, languageSpec } from '../language';
 
 export interface Template {
   header: string;
@@ -42,8 +42,13 @@ function fill(s: string, vars: Record<string, string>): string {
   return s.replace(/\{(path|language|comment)\}/g, (_, k: string) => vars[k] ?? '');
 }
 
-/** The template for `languageId` with its placeholders filled. Header ends with '\n' unless empty. */
+/**
+ * The template for `languageId` with its placeholders filled. Header ends with '\n' unless empty.
+ * A language whose comment marker is unknown gets no header: a header in the wrong comment
+ * syntax would be code the model learns from, not a comment.
+ */
 export function templateFor(languageId: string, path: string): Template {
+  if (!knownLanguage(languageId)) return { header: '', fewShot: '' };
   const spec = languageSpec(languageId);
   const t = load(spec.template);
   const vars = { path, language: languageId, comment: spec.lineComment };

@@ -82,7 +82,22 @@ test('templates: every listed language has a header with path and language, and 
     assert.ok(t.fewShot.length > 50, `${lang} few-shot`);
   }
   assert.equal(templateFor('ruby', 'a.rb').header, '# Path: a.rb\n# Language: ruby\n');
-  assert.equal(templateFor('haskell', 'a.hs').header, '// Path: a.hs\n// Language: haskell\n');
+  assert.equal(templateFor('haskell', 'a.hs').header, '-- Path: a.hs\n-- Language: haskell\n');
+  assert.equal(templateFor('sql', 'q.sql').header, '-- Path: q.sql\n-- Language: sql\n');
+  // A language whose comment marker is unknown: no header rather than one in the wrong syntax.
+  assert.deepEqual(templateFor('brainfuck', 'a.bf'), { header: '', fewShot: '' });
+});
+
+test('PromptBuilder: comment lines use the language\'s marker; unknown languages get neither header nor snippets', async () => {
+  const ring = new SnippetRing();
+  ring.addDocument('file:///lib.hs', 'Lib.hs', 'area width height = width * height\n');
+  const b = new PromptBuilder(count, ring);
+  const text = 'main = print (area width height)';
+  const hs = await b.build({ uri: 'file:///Main.hs', path: 'Main.hs', languageId: 'haskell', text, offset: text.length, budget: 1000, crossFile: true });
+  assert.equal(hs.prompt, '-- Path: Main.hs\n-- Language: haskell\n-- Compare this snippet from Lib.hs:\n-- area width height = width * height\n--\n' + text);
+  const unknown = await b.build({ uri: 'file:///Main.xyz', path: 'Main.xyz', languageId: 'xyzlang', text, offset: text.length, budget: 1000, crossFile: true });
+  assert.equal(unknown.prompt, text);
+  assert.deepEqual(unknown.snippetIds, []);
 });
 
 test('findComment: Python #, docstring, //, /* */, JSDoc', () => {
