@@ -26,12 +26,17 @@ async function run(table: Record<string, number[]>, opts: { numBeams: number; ma
 }
 
 test('finds the higher-probability sequence that greedy misses', async () => {
-  // greedy: A (0.5) then B (0.3) = 0.15; beam: B (0.4) then C (0.9) = 0.36
-  const table = { '': [0, 0.5, 0.4, 0.1, 0], A: [0, 0.3, 0.3, 0.2, 0.2], B: [0, 0.05, 0.05, 0.9, 0] };
-  const [best] = await run(table, { numBeams: 2, maxTokens: 2 });
-  assert.equal(best!.text, 'BC');
+  // greedy: A (0.5) then B (0.4) = 0.20; beam: B (0.4) then C (0.9) = 0.36 (no ties anywhere)
+  const table = { '': [0, 0.5, 0.4, 0.1, 0], A: [0, 0.2, 0.4, 0.3, 0.1], B: [0, 0.05, 0.05, 0.9, 0] };
+  const beams = await run(table, { numBeams: 2, maxTokens: 2, numReturn: 2 });
+  // The two best of all 2-token sequences: BC (0.36), then AB (0.20).
+  assert.deepEqual(beams.map((b) => b.ids), [[2, 3], [1, 2]]);
+  assert.deepEqual(beams.map((b) => b.text), ['BC', 'AB']);
+  assert.deepEqual(beams.map((b) => b.finishReason), ['length', 'length']);
+  // One beam is greedy search: it commits to A and ends on AB, missing BC.
   const [greedy] = await run(table, { numBeams: 1, maxTokens: 2 });
-  assert.equal(greedy!.text.length, 2);
+  assert.deepEqual(greedy!.ids, [1, 2]);
+  assert.equal(greedy!.text, 'AB');
 });
 
 test('EOS hypotheses: scored with the EOS counted in the length; length_penalty favours longer ones', async () => {
