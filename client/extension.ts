@@ -54,7 +54,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<NeoxAp
     command('neoxComplete.showStatistics', () => showStatistics(neox, statistics)),
     command('neoxComplete.selectModel', () => selectModel(neox)),
     command('neoxComplete.setApiKey', (key?: string) => setApiKey(context, neox, key)),
-    command('neoxComplete.showMenu', () => showQuickMenu(inline.snoozeRemainingMs > 0)),
+    command('neoxComplete.showMenu', () =>
+      showQuickMenu(inline.snoozeRemainingMs > 0, statusBar.current.state === 'error' ? statusBar.current.message : undefined),
+    ),
     command('neoxComplete.openSettings', () => openSettings()),
     command('neoxComplete.showLogs', () => output.show()),
     command('neoxComplete.restartServer', () => neox.restart()),

@@ -37,7 +37,8 @@ export class NeoxClient implements vscode.Disposable {
   start(): Promise<void> {
     this.starting ??= this.client.start().catch((e: unknown) => {
       this.starting = undefined;
-      this.showError(`the language server did not start: ${e instanceof Error ? e.message : String(e)}`);
+      // A state, not an event: shown as the engine's error, withdrawn when a restart brings the server's status.
+      this.statusBar.update({ ...this.statusBar.current, state: 'error', message: `the language server did not start: ${e instanceof Error ? e.message : String(e)}` });
       throw e;
     });
     return this.starting;

@@ -118,7 +118,15 @@ export type EngineState = 'starting' | 'loading' | 'ready' | 'generating' | 'err
 export interface StatusParams {
   state: EngineState;
   backend: BackendKind;
+  /** Local: the checkpoint folder's path; remote: the model id (or the URL before it is known). */
   model: string;
+  /**
+   * What to call the model in the UI: a local checkpoint's folder name (e.g. neox-code-23m), a remote
+   * model's id. Paths are too long for the status bar and progress notifications. Absent: derive from `model`.
+   */
+  modelName?: string;
+  /** The precision a local model runs in; absent for remote backends (the server decides theirs). */
+  quantization?: Quantization;
   /** Latency of the last completion, ms. */
   lastLatencyMs?: number;
   message?: string;
@@ -156,8 +164,22 @@ export const GetStatisticsRequest = new RequestType0<StatisticsResult, void>('ne
 
 // ---------- models ----------
 
+export interface ListedModel {
+  /** Local: the checkpoint folder; remote: the model id. */
+  id: string;
+  backend: BackendKind;
+  description?: string;
+  /** What the model picker shows as its label (a folder or model name, never a whole path). */
+  name?: string;
+  /** Where it lives (a folder or a server URL): the picker's detail line. */
+  location?: string;
+  /** The model the current settings select. */
+  current?: boolean;
+  /** The embedded default model: selecting it sets modelPath to '' (not to its folder inside the extension). */
+  embedded?: boolean;
+}
 export interface ListModelsResult {
-  models: { id: string; backend: BackendKind; description?: string }[];
+  models: ListedModel[];
 }
 export const ListModelsRequest = new RequestType0<ListModelsResult, void>('neox/listModels');
 

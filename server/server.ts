@@ -19,9 +19,9 @@ import {
   type Position,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { NeoxError } from '../engine/types';
-import { BackendManager } from './backend-factory';
+import { BackendManager, type BackendSpec } from './backend-factory';
 import { CompletionService } from './completion-service';
 import { chat, generateFile, generateFromComment, type GenerateDeps } from './generate';
 import {
@@ -33,6 +33,7 @@ import {
   GetStatusRequest,
   INLINE_ACCEPTED_COMMAND,
   ListModelsRequest,
+  type ListedModel,
   SetSecretsNotification,
   StatusNotification,
   StreamNotification,
@@ -61,6 +62,17 @@ function setStatus(patch: Partial<StatusParams>): void {
   status = { ...status, ...patch };
   if (patch.state && patch.state !== 'loading') delete status.progress;
   void connection.sendNotification(StatusNotification, status).catch(() => undefined);
+}
+
+/** The UI name of a model (StatusParams.modelName): a folder's name, a remote model's id, else the server's host. */
+function modelName(spec: BackendSpec, remoteId?: string): string {
+  if (spec.kind === 'local') return basename(spec.modelDir);
+  if (remoteId || spec.model) return (remoteId || spec.model)!;
+  try {
+    return new URL(spec.url).host;
+  } catch {
+    return spec.url;
+  }
 }
 
 let backends = new BackendManager({});
@@ -165,7 +177,15 @@ async function pullSettings(pushed?: unknown): Promise<void> {
   completions.debounce.setting = next.debounceMs;
   completions.invalidate();
   if (backends.apply(next)) {
-    setStatus({ state: next.enabled ? 'starting' : 'disabled', backend: next.backend, model: backends.current?.kind === 'local' ? backends.current.modelDir : next.remoteModel || next.remoteUrl, message: undefined });
+    const spec = backends.current!;
+    setStatus({
+      state: next.enabled ? 'starting' : 'disabled',
+      backend: next.backend,
+      model: spec.kind === 'local' ? spec.modelDir : next.remoteModel || next.remoteUrl,
+      modelName: modelName(spec),
+      quantization: spec.kind === 'local' ? spec.quant : undefined,
+      message: undefined,
+    });
     // Start loading now so the first completion does not pay for it; failures show in status.
     if (next.enabled) void backends.ready().catch(() => undefined);
   } else if (!next.enabled) setStatus({ state: 'disabled' });
@@ -183,7 +203,8 @@ connection.onInitialize((params: InitializeParams) => {
   stats = new Statistics(storage ? join(storage, 'statistics.json') : undefined);
   backends = new BackendManager(init, {
     onLoading: (_s, p) => setStatus({ state: 'loading', message: p.message, progress: p.fraction }),
-    onReady: (spec, info) => setStatus({ state: 'ready', model: info.id, message: info.description, backend: spec.kind }),
+    onReady: (spec, info) =>
+      setStatus({ state: 'ready', model: info.id, modelName: modelName(spec, spec.kind === 'local' ? undefined : info.id), message: info.description, backend: spec.kind }),
     onError: (_s, e) => setStatus({ state: 'error', message: e.message }),
   });
   return {
@@ -250,12 +271,25 @@ connection.onRequest(ChatRequest, (p, token) => streaming(p.streamId, token, (d)
 connection.onRequest(GetStatusRequest, () => status);
 connection.onRequest(GetStatisticsRequest, () => stats.snapshot());
 connection.onRequest(ListModelsRequest, () => {
-  const models: { id: string; backend: EffectiveSettings['backend']; description?: string }[] = [];
-  const embedded = backends.specFor({ ...settings, modelPath: '' }).modelDir;
-  models.push({ id: embedded, backend: 'local', description: 'embedded default model (neox-code-23m)' });
-  if (settings.modelPath) models.push({ id: settings.modelPath, backend: 'local', description: `local ${settings.quantization}` });
-  if (settings.backend !== 'local' && settings.remoteUrl) {
-    models.push({ id: settings.remoteModel || backends.info?.id || settings.remoteUrl, backend: settings.backend, description: settings.remoteUrl });
+  const models: ListedModel[] = [];
+  const embedded = backends.specFor({ ...settings, modelPath: '' });
+  const local = settings.backend === 'local';
+  models.push({
+    id: embedded.modelDir,
+    backend: 'local',
+    description: 'embedded default model (neox-code-23m)',
+    name: modelName(embedded),
+    location: embedded.modelDir,
+    current: local && !settings.modelPath,
+    embedded: true,
+  });
+  if (settings.modelPath) {
+    const spec = backends.specFor(settings);
+    models.push({ id: settings.modelPath, backend: 'local', description: `local ${settings.quantization}`, name: modelName({ ...spec, kind: 'local' }), location: settings.modelPath, current: local });
+  }
+  if (!local && settings.remoteUrl) {
+    const id = settings.remoteModel || backends.info?.id || settings.remoteUrl;
+    models.push({ id, backend: settings.backend, description: settings.remoteUrl, name: modelName(backends.specFor(settings), backends.info?.id), location: settings.remoteUrl, current: true });
   }
   return { models };
 });

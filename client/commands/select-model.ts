@@ -7,23 +7,24 @@ import * as vscode from 'vscode';
 import { ListModelsRequest, type BackendKind } from '../../server/protocol';
 import { settings, updateSetting } from '../config';
 import type { NeoxClient } from '../neox-client';
+import { modelPickRow } from './model-row';
 
 type Pick = vscode.QuickPickItem & { action: () => Promise<void> };
 
 export async function selectModel(neox: NeoxClient): Promise<void> {
   const current = settings();
   const items: Pick[] = [];
+  let listedEmbedded = false;
   try {
     const { models } = await (await neox.ready()).sendRequest(ListModelsRequest);
     for (const m of models) {
-      const isCurrent = m.backend === current.backend && (m.backend === 'local' ? m.id === current.modelPath || (!current.modelPath && m.id === '') : m.id === current.remoteModel);
+      listedEmbedded ||= !!m.embedded;
       items.push({
-        label: `${isCurrent ? '$(check) ' : ''}${m.id || 'neox-code-23m (built in)'}`,
-        description: m.backend,
-        detail: m.description,
+        ...modelPickRow(m),
         action: async () => {
           await updateSetting('backend', m.backend);
-          if (m.backend === 'local') await updateSetting('modelPath', m.id);
+          // The embedded model is modelPath '': its folder inside the extension changes with each update.
+          if (m.backend === 'local') await updateSetting('modelPath', m.embedded ? '' : m.id);
           else await updateSetting('remoteModel', m.id);
         },
       });
@@ -44,14 +45,19 @@ export async function selectModel(neox: NeoxClient): Promise<void> {
         await updateSetting('modelPath', picked[0].fsPath);
       },
     },
-    {
-      label: '$(home) Built-in neox-code-23m',
-      description: 'local',
-      action: async () => {
-        await updateSetting('backend', 'local');
-        await updateSetting('modelPath', '');
-      },
-    },
+    // The server lists the built-in model as a row of its own; this one is for when listing failed.
+    ...(listedEmbedded
+      ? []
+      : [
+          {
+            label: '$(home) Built-in neox-code-23m',
+            description: 'local',
+            action: async () => {
+              await updateSetting('backend', 'local');
+              await updateSetting('modelPath', '');
+            },
+          },
+        ]),
     ...(['openai', 'tgi'] as BackendKind[]).map<Pick>((backend) => ({
       label: `$(cloud) Remote ${backend === 'openai' ? 'OpenAI-compatible server (vLLM, neox serve)' : 'Text Generation Inference server'}…`,
       description: backend,

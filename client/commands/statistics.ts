@@ -1,33 +1,17 @@
-/** "NeoX: Show completion statistics": the server's counters and latency percentiles as a Markdown table. */
+/**
+ * "NeoX: Show completion statistics": the server's counters and latency percentiles as Markdown tables,
+ * shown rendered in the built-in Markdown preview (tables and all; the raw text is not for reading).
+ */
 import * as vscode from 'vscode';
 import { GetStatisticsRequest, type StatisticsResult } from '../../server/protocol';
 import type { NeoxClient } from '../neox-client';
+import { statisticsMarkdown } from './statistics-markdown';
 
-export function statisticsMarkdown(s: StatisticsResult): string {
-  // Full acceptances per shown suggestion (one suggestion can be partially accepted several times).
-  const rate = s.shown > 0 ? `${((100 * s.accepted) / s.shown).toFixed(1)} %` : 'n/a';
-  const l = s.latencyMs;
-  return [
-    '# NeoX Complete: completion statistics',
-    '',
-    '| | |',
-    '|---|---:|',
-    `| Requests | ${s.requests} |`,
-    `| Shown | ${s.shown} |`,
-    `| Accepted | ${s.accepted} |`,
-    `| Partially accepted | ${s.partiallyAccepted} |`,
-    `| Dismissed | ${s.dismissed} |`,
-    `| Acceptance rate | ${rate} |`,
-    `| Cache hits | ${s.cacheHits} |`,
-    `| Typed-through hits | ${s.typedThroughHits} |`,
-    '',
-    `Latency over ${l.count} completions: p50 ${Math.round(l.p50)} ms, p90 ${Math.round(l.p90)} ms, p95 ${Math.round(l.p95)} ms, p99 ${Math.round(l.p99)} ms.`,
-    '',
-  ].join('\n');
-}
+export { statisticsMarkdown };
 
 /**
- * A read-only virtual document (not an untitled one: closing it asks nothing), refreshed on each show.
+ * A read-only virtual document (not an untitled one: closing it asks nothing), refreshed on each show;
+ * an open preview of it follows the change.
  */
 export class StatisticsDocument implements vscode.TextDocumentContentProvider {
   static readonly scheme = 'neox-stats';
@@ -50,12 +34,22 @@ export async function showStatistics(neox: NeoxClient, view: StatisticsDocument)
   try {
     const stats = await (await neox.ready()).sendRequest(GetStatisticsRequest);
     view.update(statisticsMarkdown(stats));
-    const doc = await vscode.workspace.openTextDocument(StatisticsDocument.uri);
-    await vscode.languages.setTextDocumentLanguage(doc, 'markdown');
-    await vscode.window.showTextDocument(doc, { preview: true });
+    await showRendered(neox, StatisticsDocument.uri);
     return stats;
   } catch (e) {
     neox.showError(`statistics unavailable: ${e instanceof Error ? e.message : String(e)}`);
     return undefined;
+  }
+}
+
+/** The Markdown preview of `uri`; its text in an editor only when the preview is unavailable (markdown extension disabled). */
+async function showRendered(neox: NeoxClient, uri: vscode.Uri): Promise<void> {
+  const doc = await vscode.workspace.openTextDocument(uri);
+  if (doc.languageId !== 'markdown') await vscode.languages.setTextDocumentLanguage(doc, 'markdown');
+  try {
+    await vscode.commands.executeCommand('markdown.showPreview', uri);
+  } catch (e) {
+    neox.output.warn(`Markdown preview unavailable (${e instanceof Error ? e.message : String(e)}): showing the statistics as text`);
+    await vscode.window.showTextDocument(doc, { preview: true });
   }
 }
