@@ -126,9 +126,10 @@ async function runScenarios(browser: Browser, server: RunningCodeServer, workspa
           wb,
           workspace,
           log: (m) => log(`  ${m}`),
-          shot: async (name) => {
+          shot: async (name, of) => {
             const p = join(resultsDir, `${name}.png`);
-            await wb.screenshot(p);
+            if (of) await of.screenshot({ path: p });
+            else await wb.screenshot(p);
             return p;
           },
         }),

@@ -6,12 +6,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { FrameLocator, Locator } from 'playwright-core';
 import { until, type Workbench } from './harness/workbench';
 
 export interface ScenarioContext {
   wb: Workbench;
   workspace: string;
-  shot(name: string): Promise<string>;
+  /** Saves test-results/NAME.png: the whole window, or only `of` (e.g. the side bar). */
+  shot(name: string, of?: Locator): Promise<string>;
   log(msg: string): void;
 }
 
@@ -41,6 +43,90 @@ async function statistics(ctx: ScenarioContext): Promise<(label: string) => numb
   }, 20_000);
   ctx.log(`statistics: ${stats.replace(/\n/g, ' ').slice(0, 300)}`);
   return (label) => Number(new RegExp(`\\| ${label} \\| (\\d+) \\|`).exec(stats)?.[1]);
+}
+
+const sideBar = (wb: Workbench) => wb.page.locator('.part.sidebar');
+
+/** What the chat view's layout looks like, measured inside its frame (CSS pixels of the webview). */
+interface ChatLayout {
+  /** The document and the conversation are no wider than the view (no horizontal scrollbar). */
+  scroll: { docScroll: number; docClient: number; logScroll: number; logClient: number };
+  /** Per control: its label fits (not cut to "Sto") and the element at its centre is itself. */
+  controls: { id: string; textFits: boolean; hit: boolean }[];
+  /** Code blocks scroll inside themselves and are no wider than the conversation. */
+  pres: { overflowX: string; width: number }[];
+}
+
+async function chatLayout(chat: FrameLocator): Promise<ChatLayout> {
+  // No named functions inside evaluate: tsx adds a __name helper that does not exist in the page.
+  return chat.locator('body').evaluate((): ChatLayout => {
+    const se = document.scrollingElement as HTMLElement;
+    const log = document.getElementById('log') as HTMLElement;
+    return {
+      scroll: { docScroll: se.scrollWidth, docClient: se.clientWidth, logScroll: log.scrollWidth, logClient: log.clientWidth },
+      controls: ['input', 'attach', 'clear', 'stop', 'send'].map((id) => {
+        const el = document.getElementById(id) as HTMLElement;
+        const r = el.getBoundingClientRect();
+        const atCentre = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        return { id, textFits: el.scrollWidth <= el.clientWidth, hit: atCentre === el || el.contains(atCentre) };
+      }),
+      pres: Array.from(document.querySelectorAll('pre')).map((p) => ({ overflowX: getComputedStyle(p).overflowX, width: p.getBoundingClientRect().width })),
+    };
+  });
+}
+
+/**
+ * Asserts that the whole composer (input, context, Clear, Stop, Send) lies inside the webview's frame
+ * and can be clicked, with nothing wider than the view; returns the side bar's width for the log.
+ */
+async function assertChatFits(wb: Workbench, what: string): Promise<number> {
+  const chat = wb.webview();
+  const frame = await wb.page.locator('iframe.webview.ready').first().boundingBox();
+  assert.ok(frame, 'the chat webview frame is on screen');
+  for (const id of ['input', 'attach', 'clear', 'stop', 'send']) {
+    const box = await chat.locator(`#${id}`).boundingBox();
+    assert.ok(box, `#${id} is rendered (${what})`);
+    const inside =
+      box.x >= frame.x - 0.5 && box.y >= frame.y - 0.5 && box.x + box.width <= frame.x + frame.width + 0.5 && box.y + box.height <= frame.y + frame.height + 0.5;
+    assert.ok(inside, `#${id} ${JSON.stringify(box)} lies inside the chat view ${JSON.stringify(frame)} (${what})`);
+  }
+  const layout = await chatLayout(chat);
+  const { docScroll, docClient, logScroll, logClient } = layout.scroll;
+  assert.ok(docScroll <= docClient, `no horizontal scrollbar: scrollWidth ${docScroll} <= clientWidth ${docClient} (${what})`);
+  assert.ok(logScroll <= logClient, `the conversation is no wider than the view: ${logScroll} <= ${logClient} (${what})`);
+  for (const c of layout.controls) {
+    assert.ok(c.textFits, `#${c.id}'s label is not cut (${what})`);
+    assert.ok(c.hit, `#${c.id} is not covered: a click at its centre reaches it (${what})`);
+  }
+  for (const p of layout.pres) {
+    assert.equal(p.overflowX, 'auto', `code blocks scroll horizontally inside themselves (${what})`);
+    assert.ok(p.width <= logClient, `a code block (${p.width} px) is no wider than the conversation (${logClient} px) (${what})`);
+  }
+  return (await sideBar(wb).boundingBox())?.width ?? 0;
+}
+
+/** Drags the side bar's right-hand sash until the side bar is `width` px wide; returns the new width. */
+async function resizeSideBar(wb: Workbench, width: number): Promise<number> {
+  const bar = await sideBar(wb).boundingBox();
+  assert.ok(bar, 'the side bar is open');
+  const { mouse } = wb.page;
+  const y = bar.y + bar.height / 2;
+  await mouse.move(bar.x + bar.width, y);
+  await mouse.down();
+  await mouse.move(bar.x + width, y, { steps: 8 });
+  await mouse.up();
+  return until(`the side bar ${width} px wide`, async () => {
+    const w = (await sideBar(wb).boundingBox())?.width;
+    return w !== undefined && Math.abs(w - width) <= 2 ? w : undefined;
+  }, 5_000);
+}
+
+/** The indentation-independent check of Insert: `code`'s lines, less their common indentation, each prefixed by `indent`. */
+function indentedBlock(code: string, indent: string): string[] {
+  // Blank lines around the block are not inserted.
+  const lines = code.replace(/\r\n/g, '\n').replace(/^\s*\n/, '').replace(/\s+$/, '').split('\n');
+  const common = Math.min(...lines.filter((l) => l.trim()).map((l) => /^[ \t]*/.exec(l)![0].length));
+  return lines.map((l) => (l.trim() ? indent + l.slice(common) : ''));
 }
 
 export const scenarios: Scenario[] = [
@@ -158,15 +244,24 @@ export const scenarios: Scenario[] = [
     },
   },
   {
-    name: 'the chat sidebar streams an answer and "Insert" puts its code block into the editor',
-    timeoutMs: 180_000,
+    name: 'the chat sidebar fits its default width, streams an answer and "Insert" puts its code block on lines of its own',
+    timeoutMs: 240_000,
     async run(ctx) {
       const { wb, page } = { wb: ctx.wb, page: ctx.wb.page };
+      // Insert goes below the cursor's line (which has text), indented like it, not joined onto it.
+      const target = ['def is_palindrome(s):', '    return s == s[::-1]'];
+      writeFileSync(join(ctx.workspace, 'chat_target.py'), `${target.join('\n')}\n`);
       await wb.quickOpen('chat_target.py');
+      await page.keyboard.press('Control+Home');
+      await page.keyboard.press('ArrowDown');
+      await page.keyboard.press('End');
+      for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowLeft');
       await page.locator('.activitybar .action-item a[aria-label^="NeoX Chat"]').click();
       const chat = wb.webview();
       const input = chat.locator('#input');
       await input.waitFor({ timeout: 60_000 });
+      const defaultWidth = await assertChatFits(wb, 'default side bar, empty chat');
+      ctx.log(`side bar at its default width: ${defaultWidth} px; composer inside the view`);
       // Record every rendering of the answer: streaming means it grew in several steps.
       await chat.locator('body').evaluate(() => {
         const w = window as unknown as { __lens: number[] };
@@ -179,7 +274,8 @@ export const scenarios: Scenario[] = [
       // The tiny default model answers in fenced code only when the question shows one (measured with
       // `neox generate` on its chat template); a real chat model needs no such hint.
       await input.fill('Example:\n```python\ndef add(a, b):\n    return a + b\n```\nNow write a function that sums a list.');
-      await input.press('Enter');
+      // Send by a real click: it must be reachable at this width (Enter would hide a Send off screen).
+      await chat.locator('#send').click();
       const answer = chat.locator('.turn.assistant').last();
       await answer.waitFor();
       await until('the answer to finish', async () => (await chat.locator('.turn.assistant.streaming').count()) === 0 && (await answer.innerText()).length > 5, 150_000);
@@ -193,16 +289,17 @@ export const scenarios: Scenario[] = [
       assert.ok(codeText.trim().length > 0, 'the answer has a code block');
       // Model output is untrusted: nothing executable may survive sanitising.
       assert.equal(await chat.locator('.turn.assistant script, .turn.assistant [onerror], .turn.assistant [onclick]').count(), 0);
+      await assertChatFits(wb, 'default side bar, answer with a code block');
       await ctx.shot('3-chat-answer');
+      await ctx.shot('chat-default-width', sideBar(wb));
       await answer.locator('.code-actions button', { hasText: 'Insert' }).first().click();
-      const saved = await until('the code block in the editor', async () => {
-        const t = await wb.editorText();
-        return t.includes(codeText.split('\n')[0].trim()) ? t : undefined;
-      }, 20_000);
-      assert.ok(saved);
+      const firstCodeLine = codeText.split('\n').find((l) => l.trim())!.trim();
+      await until('the code block in the editor', async () => ((await wb.editorText()).includes(firstCodeLine) ? true : undefined), 20_000);
       await wb.focusEditor();
-      const onDisk = await saveAndRead(ctx, 'chat_target.py', (t) => t.length > 0);
-      assert.equal(onDisk.replace(/\r\n/g, '\n').trim(), codeText.replace(/\r\n/g, '\n').trim(), 'the inserted text is the code block');
+      const onDisk = await saveAndRead(ctx, 'chat_target.py', (t) => t.includes(firstCodeLine));
+      const expected = [...target, ...indentedBlock(codeText, '    '), ''].join('\n');
+      ctx.log(`chat_target.py after Insert: ${JSON.stringify(onDisk.slice(0, 300))}`);
+      assert.equal(onDisk.replace(/\r\n/g, '\n'), expected, 'the block follows the cursor line on lines of its own, at its indentation');
       await ctx.shot('3-chat-inserted');
 
       // Stop: a second question, stopped while it streams.
@@ -219,10 +316,20 @@ export const scenarios: Scenario[] = [
       const turnsBefore = await chat.locator('.turn').count();
       await wb.runCommand('Developer: Reload Window');
       await wb.ready();
+      // The extension's status item means its contributions (the view's focus command) are registered;
+      // runCommand still retries the palette lookup, which can miss a command registered meanwhile.
+      await wb.waitForNeoxState(/NeoX/, 60_000);
       // Focus the view by its command: clicking the activity-bar icon toggles, and races the side bar's restore.
       await wb.runCommand('NeoX Chat: Focus on Chat View');
       await until('the conversation after reload', async () => (await wb.webview().locator('.turn').count()) === turnsBefore, 60_000);
       await ctx.shot('3-chat-after-reload');
+
+      // The narrowest side bar the chat promises to fit, with the conversation (code block included) shown.
+      const narrow = await resizeSideBar(wb, 200);
+      await assertChatFits(wb, `side bar ${narrow} px`);
+      ctx.log(`side bar dragged to ${narrow} px; composer inside the view, nothing wider than it`);
+      await ctx.shot('chat-200px', sideBar(wb));
+      await resizeSideBar(wb, defaultWidth);
     },
   },
   {

@@ -59,14 +59,31 @@ export class Workbench {
     await editor.click();
   }
 
-  async runCommand(title: string): Promise<void> {
-    await this.page.keyboard.press('F1');
-    const input = this.page.locator('.quick-input-widget input');
-    await input.waitFor();
-    await input.fill(`>${title}`);
+  /**
+   * Runs a command from the palette. After a window reload the palette can open before the extension
+   * host has registered a contribution (e.g. a view's "Focus on ... View"), and its list is not always
+   * refreshed when the command arrives: each try that does not show the row within `perTry` closes the
+   * palette and opens it again, until `timeout`.
+   */
+  async runCommand(title: string, timeout = 60_000, perTry = 5_000): Promise<void> {
+    const deadline = Date.now() + timeout;
+    const widget = this.page.locator('.quick-input-widget');
+    const input = widget.locator('input');
     const row = this.page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-    await row.waitFor();
-    await row.click();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.page.keyboard.press('F1');
+        await input.waitFor({ timeout: perTry });
+        await input.fill(`>${title}`);
+        await row.waitFor({ timeout: perTry });
+        await row.click();
+        return;
+      } catch (e) {
+        if (Date.now() + perTry > deadline) throw new Error(`command "${title}" not found in the palette after ${attempt} tries: ${String(e)}`);
+        await this.page.keyboard.press('Escape');
+        await widget.waitFor({ state: 'hidden', timeout: perTry }).catch(() => undefined);
+      }
+    }
   }
 
   notification(text: string | RegExp): Locator {
