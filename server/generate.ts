@@ -1,14 +1,17 @@
 /**
  * The streaming requests: code from a comment or docstring, a whole new file, and chat.
- * Each streams raw text through `emit` as it is generated and returns the post-processed
- * result; each stops between two tokens when `signal` aborts.
+ * Each streams its text through `emit` post-processed as it is generated (server/postprocess/
+ * stream.ts): the result is exactly what was emitted, nothing shown is taken back, and a loop or
+ * a cut ends the engine request. Each stops between two tokens when `signal` aborts.
  */
-import { NeoxError, type ChatMessage, type CompletionBackend, type ModelInfo } from '../engine/types';
-import { findComment } from './comment';
-import { templateFor } from './context/templates';
+import { NeoxError, type ChatMessage, type CompletionBackend, type CompletionResult, type DecodingOptions, type ModelInfo, type TextChunk } from '../engine/types';
+import { codeLines, findComment } from './comment';
+import { codeSteeringFor, templateFor } from './context/templates';
 import { asLineComments, languageFromFileName } from './language';
-import { postprocess } from './postprocess/index';
-import { cutRepetitionLoops, cutRunLoops } from './postprocess/repetition';
+import { postprocess, type PostprocessContext } from './postprocess/index';
+import { LoopStream } from './postprocess/loop-stream';
+import { chain, LinesStream, TrimStream, type TextStream } from './postprocess/stream';
+import { trimTrailingWhitespace } from './postprocess/trim-whitespace';
 import type { ChatParams, ChatResult, GenerateFileParams, GenerateFileResult, GenerateFromCommentResult } from './protocol';
 
 export interface GenerateDeps {
@@ -40,6 +43,61 @@ async function tailWithin(text: string, budget: number, d: GenerateDeps): Promis
   return t;
 }
 
+/** What streamed through a TextStream: the text shown, and why the generation ended. */
+interface Streamed {
+  text: string;
+  finishReason: string;
+}
+
+/**
+ * Runs one generation through `stream`, emitting what it lets through; ends the engine request as
+ * soon as the stream stops (the rest would be dropped). Cancelled: the text shown so far.
+ */
+async function streamThrough(
+  generate: (signal: AbortSignal, onChunk: (c: TextChunk) => void) => Promise<CompletionResult>,
+  stream: TextStream,
+  d: GenerateDeps,
+  emit: (text: string) => void = d.emit,
+  /** Text the prompt already ends with that belongs to the result (code forced on a retry). */
+  lead = '',
+): Promise<Streamed> {
+  const stop = new AbortController();
+  let text = '';
+  const show = (t: string) => {
+    if (!t) return;
+    text += t;
+    emit(t);
+  };
+  show(stream.push(lead));
+  const result = await generate(AbortSignal.any([d.signal, stop.signal]), (ch) => {
+    if (ch.index !== 0 || stop.signal.aborted) return;
+    show(stream.push(ch.text));
+    if (stream.stopped) stop.abort();
+  });
+  if (d.signal.aborted) return { text, finishReason: 'cancelled' };
+  show(stream.end());
+  return { text, finishReason: stop.signal.aborted ? 'stop' : (result.choices[0]?.finishReason ?? 'stop') };
+}
+
+/**
+ * How to ask again when the model wrote only comments: first as asked; then with the first words
+ * of code written for it (`def `, `func `...), when the language has them; then sampled with a fixed
+ * seed, which leaves the greedy rut a tiny model falls into.
+ */
+function attempts(force: string, temperature: number): { force: string; options: Partial<DecodingOptions> }[] {
+  return [
+    { force: '', options: { temperature } },
+    ...(force ? [{ force, options: { temperature } }] : []),
+    { force: '', options: { temperature: 0.8, topP: 0.95, seed: 7, repetitionPenalty: 1.15 } },
+  ];
+}
+
+/** trimTrailingWhitespace looks at no context. */
+const NO_CONTEXT: PostprocessContext = { languageId: '', prefix: '', suffix: '', multiline: true, maxLines: Infinity };
+
+const noCode = (what: string) =>
+  new NeoxError(`the model wrote no code for ${what}, only comments; try a more concrete description, or a larger model (neoxComplete.modelPath)`, 'no_code');
+
 export async function generateFromComment(
   doc: { uri: string; path: string; languageId: string; text: string },
   line: number,
@@ -52,30 +110,41 @@ export async function generateFromComment(
   const lines = doc.text.split('\n');
   const before = lines.slice(0, c.endLine + 1).join('\n') + '\n' + c.indent;
   const after = lines.slice(c.endLine + 1).join('\n');
-  const header = templateFor(doc.languageId, doc.path).header;
+  const steer = codeSteeringFor(doc.languageId);
+  // The examples show this language's comments followed by their code, as in a real file.
+  const header = templateFor(doc.languageId, doc.path).header + (steer.examples ? steer.examples + '\n\n\n' : '');
   const want = Math.max(d.maxTokens, 256);
-  const budget = Math.max(64, d.info.contextLength - want - (await d.countTokens(header)) - 8);
-  const prompt = header + (await tailWithin(before, budget, d));
-  const maxTokens = await roomFor(prompt, want, d);
-  let streamed = '';
-  const result = await d.backend.complete(
-    { prompt, maxTokens, temperature: d.temperature, stop: ['\n\n\n'], signal: d.signal },
-    (ch) => {
-      if (ch.index !== 0) return;
-      streamed += ch.text;
-      d.emit(ch.text);
-    },
-  );
-  const raw = result.choices[0]?.text ?? streamed;
-  const code =
-    postprocess(raw, { languageId: doc.languageId, prefix: before.slice(-8000), suffix: '\n' + after.slice(0, 4000), multiline: true, maxLines: 80 }) ?? '';
+  const budget = Math.max(64, d.info.contextLength - want - (await d.countTokens(header)) - 16);
+  const context = header + (await tailWithin(before, budget, d));
+  const ctx: PostprocessContext = { languageId: doc.languageId, prefix: before.slice(-8000), suffix: '\n' + after.slice(0, 4000), multiline: true, maxLines: 80 };
   const endChar = lines[c.endLine]!.length;
-  return {
-    range: { start: { line: c.endLine, character: endChar }, end: { line: c.endLine, character: endChar } },
-    text: code ? '\n' + c.indent + code : '',
-    comment: c.text,
-    finishReason: d.signal.aborted ? 'cancelled' : (result.choices[0]?.finishReason ?? 'stop'),
+  const at = { line: c.endLine, character: endChar };
+  // The client shows the stream from a new line below the comment: the code's indentation leads.
+  let first = true;
+  const emit = (t: string) => {
+    d.emit((first ? c.indent : '') + t);
+    first = false;
   };
+  for (const a of attempts(c.indent ? steer.inner : steer.top, d.temperature)) {
+    const prompt = context + a.force;
+    const maxTokens = await roomFor(prompt, want, d);
+    const stream = chain(
+      new LoopStream('code'),
+      new LinesStream((t) => postprocess(t, ctx) ?? '', (t) => codeLines(t, doc.languageId).length > 0),
+    );
+    const r = await streamThrough(
+      (signal, onChunk) => d.backend.complete({ prompt, maxTokens, ...a.options, stop: ['\n\n\n'], signal }, onChunk),
+      stream,
+      d,
+      emit,
+      a.force,
+    );
+    const code = r.text;
+    if (r.finishReason === 'cancelled' || code) {
+      return { range: { start: at, end: at }, text: code ? '\n' + c.indent + code : '', comment: c.text, finishReason: r.finishReason };
+    }
+  }
+  throw noCode('this comment');
 }
 
 export async function generateFile(p: GenerateFileParams, d: GenerateDeps): Promise<GenerateFileResult> {
@@ -83,20 +152,35 @@ export async function generateFile(p: GenerateFileParams, d: GenerateDeps): Prom
   if (!p.fileName?.trim()) throw new NeoxError('generateFile: fileName is empty', 'bad_request');
   const languageId = p.languageId || languageFromFileName(p.fileName);
   const t = templateFor(languageId, p.fileName);
+  const steer = codeSteeringFor(languageId);
   const top = asLineComments(p.description.trim(), languageId) + '\n';
-  const prompt = t.header + (t.fewShot ? t.fewShot + '\n\n' : '') + top;
-  const maxTokens = await roomFor(prompt, Math.max(d.maxTokens, 512), d);
-  d.emit(top);
-  const result = await d.backend.complete(
-    { prompt, maxTokens, temperature: d.temperature, stop: ['\n\n\n\n'], signal: d.signal },
-    (ch) => ch.index === 0 && d.emit(ch.text),
-  );
-  const body = cutRepetitionLoops(result.choices[0]?.text ?? '', { languageId, prefix: prompt, suffix: '', multiline: true, maxLines: 1000 })
-    .split('\n')
-    .map((l) => l.trimEnd())
-    .join('\n')
-    .replace(/\n+$/, '');
-  return { text: top + body + '\n', finishReason: d.signal.aborted ? 'cancelled' : (result.choices[0]?.finishReason ?? 'stop') };
+  const context = t.header + (t.fewShot ? t.fewShot + '\n\n' : '') + top;
+  // The description comment is shown with the first code, so a refused file shows nothing.
+  let first = true;
+  const emit = (s: string) => {
+    d.emit((first ? top : '') + s);
+    first = false;
+  };
+  for (const a of attempts(steer.top, d.temperature)) {
+    const prompt = context + a.force;
+    const maxTokens = await roomFor(prompt, Math.max(d.maxTokens, 512), d);
+    const stream = chain(
+      new LoopStream('code'),
+      new LinesStream((s) => trimTrailingWhitespace(s, NO_CONTEXT), (s) => codeLines(s, languageId).length > 0),
+    );
+    const r = await streamThrough(
+      (signal, onChunk) => d.backend.complete({ prompt, maxTokens, ...a.options, stop: ['\n\n\n\n'], signal }, onChunk),
+      stream,
+      d,
+      emit,
+      a.force,
+    );
+    if (r.finishReason === 'cancelled' || r.text) {
+      if (r.text) d.emit('\n');
+      return { text: r.text ? top + r.text + '\n' : '', finishReason: r.finishReason };
+    }
+  }
+  throw noCode('this description');
 }
 
 export async function chat(p: ChatParams, d: GenerateDeps): Promise<ChatResult> {
@@ -111,13 +195,13 @@ export async function chat(p: ChatParams, d: GenerateDeps): Promise<ChatResult> 
     if (m.role !== 'user' && m.role !== 'assistant') throw new NeoxError(`chat: message role must be user or assistant, got ${JSON.stringify(m.role)}`, 'bad_request');
     messages.push({ role: m.role, content: String(m.content ?? '') });
   }
-  const result = await d.backend.chat(
-    { messages, maxTokens: Math.max(d.maxTokens, 256), temperature: d.temperature, signal: d.signal },
-    (ch) => ch.index === 0 && d.emit(ch.text),
+  const maxTokens = Math.max(d.maxTokens, 256);
+  // Small models fall into loops in prose too: the answer stops at a back-to-back loop, keeping its
+  // first run; surrounding whitespace is trimmed as it streams.
+  const r = await streamThrough(
+    (signal, onChunk) => d.backend.chat({ messages, maxTokens, temperature: d.temperature, signal }, onChunk),
+    chain(new LoopStream('prose'), new TrimStream(true)),
+    d,
   );
-  // Small models fall into loops in prose too: the answer keeps only the first run of a
-  // back-to-back loop (the client re-renders the final content over what streamed).
-  const text = cutRunLoops(result.choices[0]?.text ?? '');
-  if (d.signal.aborted) return { content: text.trim(), finishReason: 'cancelled' };
-  return { content: text.trim(), finishReason: result.choices[0]?.finishReason ?? 'stop' };
+  return { content: r.text, finishReason: r.finishReason };
 }

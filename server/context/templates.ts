@@ -55,3 +55,31 @@ export function templateFor(languageId: string, path: string): Template {
   const header = fill(t.header, vars);
   return { header: header ? header + '\n' : '', fewShot: fill(t.fewShot, vars) };
 }
+
+/**
+ * Steering for "generate from comment" / "generate file" (snippets/from-comment/<lang>.txt):
+ * comment-then-code examples, and the first words of code forced on a retry when the model wrote
+ * only comments (`top:` for a comment at the left margin, `inner:` for an indented one).
+ */
+export interface CodeSteering {
+  examples: string;
+  top: string;
+  inner: string;
+}
+
+const steering = new Map<string, CodeSteering>();
+
+export function codeSteeringFor(languageId: string): CodeSteering {
+  const stem = languageSpec(languageId).template;
+  let s = steering.get(stem);
+  if (s) return s;
+  const dir = snippetsDir();
+  const file = dir ? join(dir, 'from-comment', `${stem}.txt`) : '';
+  const raw = file && existsSync(file) ? readFileSync(file, 'utf8').replace(/\r\n/g, '\n') : '';
+  const [examples = '', starts = ''] = raw.split(/^---$/m);
+  // A start ending in a word character gets the space before the name the model writes next.
+  const start = (k: string) => (new RegExp(`^${k}:[ \\t]*(.*)$`, 'm').exec(starts)?.[1]?.trim() ?? '').replace(/(\w)$/, '$1 ');
+  s = { examples: examples.replace(/^\n+|\n+$/g, ''), top: start('top'), inner: start('inner') };
+  steering.set(stem, s);
+  return s;
+}

@@ -1,5 +1,6 @@
-// Chat generation (server/generate.ts): answers stream token by token, a looping answer keeps only
-// the loop's first run, and cancelling returns the text so far.
+// Chat generation (server/generate.ts): answers stream token by token, a looping answer stops at the
+// loop keeping its first run (the stream never shows what the answer drops), and cancelling returns
+// the text so far.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChatRequest, CompletionBackend, CompletionResult, TextChunk } from '../../engine/types';
@@ -48,13 +49,24 @@ function deps(backend: CompletionBackend, signal = new AbortController().signal)
 
 const messages = [{ role: 'user' as const, content: 'What is this?' }];
 
-test('a looping answer keeps the first run of the loop (the stream shows it all)', async () => {
+test('a looping answer stops at the loop, keeps its first run, and streamed exactly that', async () => {
   const loop = Array.from({ length: 40 }, () => ' a simple example of');
-  const { backend } = streamingBackend(['This', ' function', ' is', ...loop]);
+  const { backend, seen } = streamingBackend(['This', ' function', ' is', ...loop]);
   const { d, emitted } = deps(backend);
   const r = await chat({ streamId: 's', messages }, d);
   assert.equal(r.content, 'This function is a simple example of a simple example of');
-  assert.equal(emitted.length, loop.length + 3);
+  assert.equal(emitted.join(''), r.content);
+  assert.equal(r.finishReason, 'stop');
+  assert.ok(seen.produced <= 7, `generation went on for ${seen.produced} tokens after the loop`);
+});
+
+test('a block of lines looping in an answer: its second copy is never streamed', async () => {
+  const block = ['- step one\n', '- step two\n'];
+  const { backend } = streamingBackend(['Steps:\n', ...block, ...block, ...block, ...block]);
+  const { d, emitted } = deps(backend);
+  const r = await chat({ streamId: 's', messages }, d);
+  assert.equal(r.content, 'Steps:\n- step one\n- step two');
+  assert.equal(emitted.join(''), r.content);
 });
 
 test('an answer without a loop runs to its end and streams every token', async () => {
