@@ -32,8 +32,7 @@ function has(cmd) {
 }
 
 /** The packages from DEBIAN_PACKAGES that are missing (dpkg's word where dpkg exists). */
-export function missingPackages() {
-  const pkgs = Object.keys(DEBIAN_PACKAGES);
+export function missingPackages(pkgs = Object.keys(DEBIAN_PACKAGES)) {
   // NEOX_CHROMIUM names a browser of the user's own: then Debian's chromium is not needed.
   const wanted = pkgs.filter((p) => !(p === 'chromium' && process.env.NEOX_CHROMIUM && existsSync(process.env.NEOX_CHROMIUM)));
   if (has('dpkg-query')) {
@@ -44,9 +43,9 @@ export function missingPackages() {
   return wanted.filter((p) => !DEBIAN_PACKAGES[p]());
 }
 
-/** Check, and install as root with apt-get. Returns true when everything is there. */
-export function ensureSystemDeps({ install = true, log = (m) => console.error(m) } = {}) {
-  const missing = missingPackages();
+/** Checks `packages` (default: all), installs the missing ones as root with apt-get. True when all are there. */
+export function ensureSystemDeps({ install = true, packages = Object.keys(DEBIAN_PACKAGES), log = (m) => console.error(m), purpose = 'the tests need' } = {}) {
+  const missing = missingPackages(packages);
   if (missing.length === 0) return true;
   const isRoot = process.getuid?.() === 0;
   const apt = has('apt-get');
@@ -61,11 +60,11 @@ export function ensureSystemDeps({ install = true, log = (m) => console.error(m)
       return false;
     }
     log(`system-deps: installed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-    return missingPackages().length === 0;
+    return missingPackages(packages).length === 0;
   }
   const why = !apt ? 'this machine has no apt-get: install the equivalents of these Debian packages' : !install ? 'checked only' : 'not root, so not installing them';
   const cmd = apt ? `sudo sh -c '${installCommand(missing)}'` : `(Debian/Ubuntu: ${installCommand(missing)})`;
-  log(`system-deps: the tests need ${missing.join(', ')} (${why}). Run:\n\n  ${cmd}\n\nthen run the tests again.`);
+  log(`system-deps: ${purpose} ${missing.join(', ')} (${why}). Run:\n\n  ${cmd}\n\nthen try again.`);
   return false;
 }
 
