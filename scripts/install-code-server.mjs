@@ -64,7 +64,7 @@ export function ensureCodeServer({ log = (m) => console.error(m) } = {}) {
     // The user's ~/.npmrc is out of reach with HOME moved: keep the system Node headers for node-gyp.
     ...(existsSync('/usr/include/node/node.h') ? { npm_config_nodedir: '/usr' } : {}),
   };
-  log(`installing code-server ${CODE_SERVER_VERSION} into ${codeServerDir} (about a minute or two)...`);
+  log(`installing code-server ${CODE_SERVER_VERSION} into ${codeServerDir} (about 1 minute; up to 4 with a slow network or processor)...`);
   const started = Date.now();
   const r = spawnSync('npm', ['install', '--no-save', '--prefix', codeServerDir, `code-server@${CODE_SERVER_VERSION}`], {
     env,

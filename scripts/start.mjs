@@ -7,7 +7,7 @@
 //   NEOX_PORT=18280 npm start                (default port 18280)
 //   NEOX_WORKSPACE=~/my-project npm start    (open your own folder instead of the sample workspace)
 // The first start installs code-server, compiling its native modules: FIRST_START_NOTE below is what it
-// measured; later starts take about 15 s.
+// measured; later starts take about 10 s.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -17,7 +17,7 @@ import { CODE_SERVER_VERSION, codeServerBin, codeServerDir } from './install-cod
 import { build, packageTarget } from './package.mjs';
 import { ensureSystemDeps } from './system-deps.mjs';
 
-const FIRST_START_NOTE = 'about 3 to 4 minutes on a 2-core machine, once';
+const FIRST_START_NOTE = 'about 1 minute measured on a 2-core machine, up to about 4 with a slower network or processor; once';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const base = join(root, '.cache', 'start');
 const dirs = Object.fromEntries(['home', 'tmp', 'user-data', 'extensions'].map((d) => [d, join(base, d)]));
@@ -47,7 +47,7 @@ function fail(msg) {
 
 const installed = existsSync(join(codeServerDir, '.installed')) && readFileSync(join(codeServerDir, '.installed'), 'utf8').trim() === CODE_SERVER_VERSION && existsSync(codeServerBin);
 if (!installed) {
-  console.error(`npm start: the first start installs code-server ${CODE_SERVER_VERSION} and compiles its native modules (${FIRST_START_NOTE}); later starts take about 15 s.`);
+  console.error(`npm start: the first start installs code-server ${CODE_SERVER_VERSION} and compiles its native modules (${FIRST_START_NOTE}); later starts take about 10 s.`);
   // code-server's native modules build from source: the C toolchain, Kerberos headers and ripgrep (no browser needed).
   if (!ensureSystemDeps({ packages: ['build-essential', 'pkg-config', 'python3', 'libkrb5-dev', 'ripgrep'], purpose: 'installing code-server needs' })) process.exit(1);
 }
