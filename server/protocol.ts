@@ -138,6 +138,24 @@ export const StatusNotification = new NotificationType<StatusParams>('neox/statu
 /** Client -> server: current status on demand. */
 export const GetStatusRequest = new RequestType0<StatusParams, void>('neox/getStatus');
 
+// ---------- settings applied ----------
+
+export interface SettingsAppliedParams {
+  /**
+   * How many times the server has applied settings, counting from 1: the pull after `initialized`
+   * is 1, each `workspace/didChangeConfiguration` adds one. The n-th application used the n-th
+   * `workspace/configuration` answer the client gave.
+   */
+  generation: number;
+}
+/**
+ * Server -> client, after settings pulled with `workspace/configuration` (or pushed with
+ * `workspace/didChangeConfiguration`) are in effect: every request sent after this notification
+ * arrives is served with them. A backend rebuild they cause may still be loading (follow
+ * `neox/status`). Clients may ignore it; tests wait on it instead of sleeping.
+ */
+export const SettingsAppliedNotification = new NotificationType<SettingsAppliedParams>('neox/settingsApplied');
+
 // ---------- acceptance events and statistics ----------
 
 export type CompletionEventKind = 'shown' | 'accepted' | 'partiallyAccepted' | 'dismissed';
@@ -242,6 +260,11 @@ export interface LastCompletionResult {
   promptTokens?: number;
   promptTokensReused?: number;
   multiline?: boolean;
+  /**
+   * The backend's finish reason per candidate when the request reached a generation ('cancelled':
+   * the engine stopped between two tokens because the request was aborted).
+   */
+  finishReasons?: string[];
 }
 export const DebugLastCompletionRequest = new RequestType0<LastCompletionResult, void>('neox/debug/lastCompletion');
 

@@ -35,6 +35,7 @@ import {
   ListModelsRequest,
   type ListedModel,
   SetSecretsNotification,
+  SettingsAppliedNotification,
   StatusNotification,
   StreamNotification,
   type NeoxInitializationOptions,
@@ -162,6 +163,9 @@ async function streaming<T>(streamId: string, token: CancellationToken, fn: (d: 
   }
 }
 
+/** Settings applications so far (SettingsAppliedNotification). */
+let settingsGeneration = 0;
+
 async function pullSettings(pushed?: unknown): Promise<void> {
   let raw = pushed;
   if (canPullConfiguration) {
@@ -192,6 +196,7 @@ async function pullSettings(pushed?: unknown): Promise<void> {
   // Re-enabled with the same backend (client helper's fix): leave 'disabled' once the backend is ready.
   else if (status.state === 'disabled') void backends.ready().then(() => setStatus({ state: 'ready' }), () => undefined);
   settingsApplied();
+  void connection.sendNotification(SettingsAppliedNotification, { generation: ++settingsGeneration }).catch(() => undefined);
 }
 
 connection.onInitialize((params: InitializeParams) => {
@@ -242,7 +247,7 @@ connection.languages.inlineCompletion.on(async (params, token) => {
       { uri: doc.uri, path, languageId: doc.languageId, text, offset, invoked: params.context?.triggerKind === 1 },
       signalOf(token),
     );
-    lastAnswer = { source: answer.source, latencyMs: answer.latencyMs, promptTokens: answer.promptTokens, promptTokensReused: answer.promptTokensReused, multiline: answer.multiline };
+    lastAnswer = { source: answer.source, latencyMs: answer.latencyMs, promptTokens: answer.promptTokens, promptTokensReused: answer.promptTokensReused, multiline: answer.multiline, finishReasons: answer.finishReasons };
     // Cancelled by the client, or superseded by a newer request: LSP's RequestCancelled.
     if (answer.source === 'cancelled') throw new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled: a newer request or $/cancelRequest');
     setStatus({ lastLatencyMs: Math.round(answer.latencyMs) });

@@ -3,6 +3,10 @@
  * initialize (answering workspace/configuration with the given settings), open documents,
  * request inline completions, read the server process's RSS from /proc.
  *
+ * Waiting is on events, never on sleeps: `applySettings` resolves on the server's
+ * `neox/settingsApplied` for the configuration it was answered with, `waitStatus` on a
+ * `neox/status` notification, `waitStream` on `neox/stream` notifications.
+ *
  * NEOX_SERVER=dist runs the bundle (dist/server.mjs, after `npm run build`); the default runs
  * server/server.ts from sources through tsx.
  */
@@ -17,7 +21,7 @@ import {
   type MessageConnection,
 } from 'vscode-languageserver-protocol/node';
 import { InlineCompletionRequest, type InlineCompletionList, type Position } from 'vscode-languageserver-protocol';
-import type { NeoxSettings, StatusParams } from '../../server/protocol';
+import { SettingsAppliedNotification, type NeoxSettings, type StatusParams } from '../../server/protocol';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -32,6 +36,15 @@ export interface Harness {
   change(uri: string, text: string): Promise<void>;
   inline(uri: string, position: Position, opts?: { invoked?: boolean; token?: CancellationTokenSource }): Promise<InlineCompletionList | null>;
   waitReady(timeoutMs?: number): Promise<StatusParams>;
+  /**
+   * Change settings (a value of undefined removes the key), send workspace/didChangeConfiguration
+   * and resolve once the server has applied a configuration pulled after the change.
+   */
+  applySettings(patch: Record<string, unknown>): Promise<void>;
+  /** Resolves with the first `neox/status` from now on (or among those after `since`) that matches. */
+  waitStatus(match: (s: StatusParams) => boolean, opts?: { since?: number; timeoutMs?: number }): Promise<StatusParams>;
+  /** Resolves once `count` `neox/stream` notifications of `streamId` have arrived. */
+  waitStream(streamId: string, count: number, timeoutMs?: number): Promise<void>;
   rssKb(): number;
   close(): Promise<void>;
 }
@@ -45,6 +58,28 @@ export async function startServer(settings: Partial<NeoxSettings> & Record<strin
   const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
   const statuses: StatusParams[] = [];
   const streams: { streamId: string; delta: string }[] = [];
+  /** Re-checked on every notification; each resolves and removes itself when its condition holds. */
+  let checks: (() => boolean)[] = [];
+  const recheck = () => (checks = checks.filter((c) => !c()));
+  /** Fails a wait that never comes with a clear message instead of hanging the run. */
+  const until = (what: string, cond: () => boolean, timeoutMs: number) =>
+    new Promise<void>((resolve, reject) => {
+      if (cond()) return resolve();
+      const t = setTimeout(() => {
+        checks = checks.filter((c) => c !== check);
+        reject(new Error(`no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const check = () => {
+        if (!cond()) return false;
+        clearTimeout(t);
+        resolve();
+        return true;
+      };
+      checks.push(check);
+    });
+  /** workspace/configuration answers given, and the last settings generation the server applied. */
+  let configAnswers = 0;
+  let appliedGeneration = 0;
   const h: Harness = {
     conn,
     child,
@@ -76,6 +111,33 @@ export async function startServer(settings: Partial<NeoxSettings> & Record<strin
         await new Promise((r) => setTimeout(r, 100));
       }
     },
+    async applySettings(patch) {
+      for (const [k, v] of Object.entries(patch)) {
+        if (v === undefined) delete h.settings[k];
+        else h.settings[k] = v;
+      }
+      // The server applies configurations in the order it pulled them: the next pull answered
+      // from now on carries the patch.
+      const wanted = configAnswers + 1;
+      await conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
+      await until(`neox/settingsApplied generation ${wanted}`, () => appliedGeneration >= wanted, 60_000);
+    },
+    async waitStatus(match, opts = {}) {
+      let from = opts.since ?? statuses.length;
+      let found: StatusParams | undefined;
+      await until(
+        'matching neox/status',
+        () => {
+          for (; from < statuses.length && !found; from++) if (match(statuses[from]!)) found = statuses[from];
+          return !!found;
+        },
+        opts.timeoutMs ?? 120_000,
+      );
+      return found!;
+    },
+    waitStream(streamId, count, timeoutMs = 120_000) {
+      return until(`${count} neox/stream for ${streamId}`, () => streams.filter((x) => x.streamId === streamId).length >= count, timeoutMs);
+    },
     rssKb() {
       const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       return m ? Number(m[1]) : 0;
@@ -99,11 +161,23 @@ export async function startServer(settings: Partial<NeoxSettings> & Record<strin
     },
   };
   const versions = new Map<string, number>();
-  conn.onRequest('workspace/configuration', (p: unknown) =>
-    (p as { items: { section?: string }[] }).items.map((i) => (i.section === 'neoxComplete' ? h.settings : null)),
-  );
-  conn.onNotification('neox/status', (s: unknown) => void statuses.push(s as StatusParams));
-  conn.onNotification('neox/stream', (s: unknown) => void streams.push(s as { streamId: string; delta: string }));
+  conn.onRequest('workspace/configuration', (p: unknown) => {
+    configAnswers++;
+    // A copy: the answer is the settings as they are now, whatever the test changes later.
+    return (p as { items: { section?: string }[] }).items.map((i) => (i.section === 'neoxComplete' ? { ...h.settings } : null));
+  });
+  conn.onNotification(SettingsAppliedNotification, (p) => {
+    appliedGeneration = Math.max(appliedGeneration, p.generation);
+    recheck();
+  });
+  conn.onNotification('neox/status', (s: unknown) => {
+    statuses.push(s as StatusParams);
+    recheck();
+  });
+  conn.onNotification('neox/stream', (s: unknown) => {
+    streams.push(s as { streamId: string; delta: string });
+    recheck();
+  });
   conn.onNotification('window/logMessage', () => undefined);
   conn.listen();
   await conn.sendRequest('initialize', {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { postprocess } from '../../server/postprocess/index';
 import { CancellationTokenSource, ROOT, startServer, type Harness } from './lsp-harness';
-import { DebugInFlightRequest } from '../../server/protocol';
+import { DebugInFlightRequest, DebugLastCompletionRequest } from '../../server/protocol';
 
 // int8 is the shipped default; NEOX_TEST_QUANT=fp32 checks the other path.
 /** Every test gets a timeout: a hung request fails the test instead of blocking the run. */
@@ -36,6 +36,14 @@ function cutPoints(text: string, count: number): { text: string; line: number; c
     out.push({ text: [...lines.slice(0, i), l.slice(0, character)].join('\n'), line: i, character });
   }
   return out;
+}
+
+/** The items' texts, asserting there is at least one and none is blank. */
+function itemTexts(r: { items: { insertText: string | { value: string } }[] } | null, what: string): string[] {
+  assert.ok(r && r.items.length > 0, `${what}: no items`);
+  const texts = r.items.map((i) => (typeof i.insertText === 'string' ? i.insertText : i.insertText.value));
+  for (const t of texts) assert.ok(t.trim().length > 0, `${what}: blank item ${JSON.stringify(t)}`);
+  return texts;
 }
 
 function assertPostprocessed(text: string, languageId: string, prefix: string) {
@@ -125,37 +133,36 @@ describe(`language server over stdio, real model (${QUANT})`, () => {
     assert.equal(statsAfter.typedThroughHits, statsBefore.typedThroughHits + 1);
   });
 
-  test('a request cancelled mid-generation returns promptly and the next one works', async () => {
+  test('a request cancelled mid-generation stops the engine between tokens and the next one works', async () => {
+    // Greedy (an automatic request, temperature 0): this context runs to the full 512 tokens
+    // (seconds) without closing a block, so the cancel certainly lands mid-generation.
     const uri = 'file:///work/project/cancel.py';
-    const text = 'class Matrix:\n    def __init__(self, rows, cols):\n        ';
+    const text = '"""Matrix utilities."""\nimport math\n\n';
+    const at = { line: 3, character: 0 };
     await h.open(uri, 'python', text);
-    h.settings.maxTokens = 512;
-    h.settings.maxLines = 400;
-    await h.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
-    await new Promise((r) => setTimeout(r, 200));
+    await h.applySettings({ maxTokens: 512, maxLines: 400 });
+    const statsBefore = await h.conn.sendRequest<{ requests: number }>('neox/getStatistics');
     const cts = new CancellationTokenSource();
-    const pending = h.inline(uri, { line: 2, character: 8 }, { invoked: true, token: cts });
-    // Wait until the generation is really running, then cancel it.
-    for (let i = 0; i < 400; i++) {
-      const s = await h.conn.sendRequest(DebugInFlightRequest);
-      if (s.inFlight > 0) break;
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    const since = h.statuses.length;
+    const pending = h.inline(uri, at, { token: cts });
+    // The server's event: the generation has started.
+    await h.waitStatus((s) => s.state === 'generating', { since });
     const running = await h.conn.sendRequest(DebugInFlightRequest);
-    assert.equal(running.inFlight, 1, 'generation should be running when cancelled');
-    const t0 = performance.now();
+    assert.deepEqual(running, { inFlight: 1, lockRunning: 1 }, 'generation should be running when cancelled');
     cts.cancel();
     await assert.rejects(pending, (e: { code?: number }) => e.code === -32800);
-    const ms = performance.now() - t0;
-    assert.ok(ms < 300, `cancellation took ${ms.toFixed(0)} ms`);
+    // The engine itself stopped because of the cancel (not at its 512-token limit), and nothing
+    // is left running or counted as an answer.
+    const last = await h.conn.sendRequest(DebugLastCompletionRequest);
+    assert.equal(last.source, 'cancelled');
+    assert.deepEqual(last.finishReasons, ['cancelled'], JSON.stringify(last));
     const idle = await h.conn.sendRequest(DebugInFlightRequest);
     assert.deepEqual(idle, { inFlight: 0, lockRunning: 0 });
-    h.settings.maxTokens = 64;
-    h.settings.maxLines = 12;
-    await h.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
-    await new Promise((r) => setTimeout(r, 200));
-    const next = await h.inline(uri, { line: 2, character: 8 }, { invoked: true });
-    assert.ok(next && next.items.length > 0);
+    const statsAfter = await h.conn.sendRequest<{ requests: number }>('neox/getStatistics');
+    assert.equal(statsAfter.requests, statsBefore.requests);
+    await h.applySettings({ maxTokens: 64, maxLines: 12 });
+    const next = await h.inline(uri, at);
+    itemTexts(next, 'after the cancellation');
   });
 
   test('200 rapid requests with cancellations leave nothing running and memory flat', async () => {
@@ -189,10 +196,11 @@ describe(`language server over stdio, real model (${QUANT})`, () => {
     const growthMb = (rssAfter - rssBefore) / 1024;
     console.log(`rss before ${(rssBefore / 1024).toFixed(1)} MB, after ${(rssAfter / 1024).toFixed(1)} MB`);
     assert.ok(growthMb < 40, `RSS grew ${growthMb.toFixed(1)} MB over 200 requests`);
-    // Still serving.
+    // Still serving: a fresh context at the end of the function (greedy, deterministic) gets a suggestion.
+    text += '\n  return ';
     await h.change(uri, text);
-    const r = await h.inline(uri, { line: text.split('\n').length - 1, character: text.split('\n').at(-1)!.length }, { invoked: true });
-    assert.ok(r);
+    const r = await h.inline(uri, { line: text.split('\n').length - 1, character: text.split('\n').at(-1)!.length });
+    itemTexts(r, 'after the burst');
   });
 
   test('broken requests get LSP errors with a clear message and the server keeps serving', async () => {
@@ -208,58 +216,54 @@ describe(`language server over stdio, real model (${QUANT})`, () => {
       (e: { message: string }) => e.message.includes('no comment'),
     );
     // A model folder that does not exist: the error names it; fixing the setting recovers.
-    h.settings.modelPath = '/nonexistent/model-folder';
-    await h.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
-    await new Promise((r) => setTimeout(r, 300));
+    await h.applySettings({ modelPath: '/nonexistent/model-folder' });
     await assert.rejects(h.inline(uri, { line: 1, character: 0 }, { invoked: true }), (e: { message: string }) =>
       e.message.includes('/nonexistent/model-folder'),
     );
     const status = await h.conn.sendRequest<{ state: string; message?: string }>('neox/getStatus');
     assert.equal(status.state, 'error');
-    delete h.settings.modelPath;
-    await h.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
+    assert.match(status.message ?? '', /\/nonexistent\/model-folder/);
+    await h.applySettings({ modelPath: undefined });
     await h.waitReady(120_000);
-    const r = await h.inline(uri, { line: 1, character: 0 }, { invoked: true });
-    assert.ok(r && Array.isArray(r.items));
+    // Greedy: the embedded model completes this empty line after `x = 1`.
+    const r = await h.inline(uri, { line: 1, character: 0 });
+    itemTexts(r, 'after recovering');
     assert.equal(h.child.exitCode, null);
   });
 
   test('settings apply live: disabled languages get no items, status reports the model', async () => {
     const uri = 'file:///work/project/live.ts';
     await h.open(uri, 'typescript', 'const total = values.reduce(');
-    h.settings.enabledLanguages = ['python'];
-    await h.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
-    await new Promise((r) => setTimeout(r, 200));
-    const off = await h.inline(uri, { line: 0, character: 28 }, { invoked: true });
+    // The same automatic (greedy) request each time: only the setting decides whether items come.
+    await h.applySettings({ enabledLanguages: ['python'] });
+    const off = await h.inline(uri, { line: 0, character: 28 });
     assert.deepEqual(off?.items, []);
-    delete h.settings.enabledLanguages;
-    await h.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
-    await new Promise((r) => setTimeout(r, 200));
-    const on = await h.inline(uri, { line: 0, character: 28 }, { invoked: true });
-    assert.ok(on && Array.isArray(on.items));
+    await h.applySettings({ enabledLanguages: undefined });
+    const on = await h.inline(uri, { line: 0, character: 28 });
+    itemTexts(on, 'typescript enabled again');
     assert.ok(h.statuses.some((s) => s.state === 'ready' && s.model.endsWith('neox-code-23m')));
   });
 
   test('a streaming request (generateFile) is cancellable mid-stream', async () => {
-    h.settings.maxTokens = 1500;
-    await h.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
-    await new Promise((r) => setTimeout(r, 200));
+    await h.applySettings({ maxTokens: 1500 });
     const cts = new CancellationTokenSource();
-    const pending = h.conn.sendRequest<{ finishReason: string }>(
+    const pending = h.conn.sendRequest<{ text: string; finishReason: string }>(
       'neox/generateFile',
       { streamId: 'cancel-me', description: 'Utility functions for strings.', fileName: 'strings.py' },
       cts.token,
     );
-    // Wait for generated text (beyond the echoed description) to stream, then cancel.
-    for (let i = 0; i < 400 && h.streams.filter((x) => x.streamId === 'cancel-me').length < 3; i++) await new Promise((r) => setTimeout(r, 5));
-    const t0 = performance.now();
+    // Generated text (beyond the echoed description) has streamed: the generation is under way.
+    await h.waitStream('cancel-me', 3);
     cts.cancel();
-    const outcome = await pending.then((r) => r.finishReason, (e: { code?: number }) => e.code);
-    assert.ok(outcome === 'cancelled' || outcome === -32800, String(outcome));
-    assert.ok(performance.now() - t0 < 300, 'cancel took too long');
-    h.settings.maxTokens = 64;
-    await h.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
-    await new Promise((r) => setTimeout(r, 200));
+    const result = await pending;
+    assert.equal(result.finishReason, 'cancelled');
+    assert.ok(result.text.startsWith('# Utility functions for strings.\n'), JSON.stringify(result.text));
+    // Nothing streams after the answer, and the engine is free: a request answered after it
+    // (notifications arrive in order) sees no new delta and no generation holding the lock.
+    const streamedAtAnswer = h.streams.filter((x) => x.streamId === 'cancel-me').length;
+    assert.deepEqual(await h.conn.sendRequest(DebugInFlightRequest), { inFlight: 0, lockRunning: 0 });
+    assert.equal(h.streams.filter((x) => x.streamId === 'cancel-me').length, streamedAtAnswer);
+    await h.applySettings({ maxTokens: 64 });
   });
 
   test('generateFromComment streams and returns code for a Python comment', async () => {
@@ -291,7 +295,12 @@ describe(`language server over stdio, real model (${QUANT})`, () => {
       messages: [{ role: 'user', content: 'Write a Python function that adds two numbers.' }],
       context: [{ fileName: 'a.py', languageId: 'python', text: 'x = 1' }],
     });
-    assert.equal(typeof reply.content, 'string');
+    assert.ok(reply.content.trim().length > 0, 'empty chat reply');
+    assert.notEqual(reply.finishReason, 'cancelled');
+    // The 23M demonstration model writes weak prose; what is checked is that the answer is about
+    // the question (names its subject), not any particular wording.
+    assert.match(reply.content, /python|function|add|sum|number|def /i, JSON.stringify(reply.content));
+    assert.ok(h.streams.some((s) => s.streamId === 'c1' && s.delta.trim().length > 0), 'the answer streamed');
     const uri = 'file:///work/project/stats.py';
     await h.open(uri, 'python', 'import os\nprint(');
     await h.inline(uri, { line: 1, character: 6 }, { invoked: true });
