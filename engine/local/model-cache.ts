@@ -20,9 +20,8 @@ import { CALIBRATION_MAX_COST, calibrationCost } from './quant/calibrate';
 
 /**
  * Bump when the graph or weight format changes, so old cached builds are not reused.
- * 3: int4 (scale search) builds of checkpoints are GPTQ-calibrated on CALIBRATION_TEXT.
  */
-export const BUILDER_VERSION = 3;
+export const BUILDER_VERSION = 4;
 
 /** Calibration tokens for int4 GPTQ and the sequence length they are cut into (quant/calibrate.ts). */
 export const CALIBRATION_TOKENS = 2048;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { quantizeInt4, dequantizeInt4, type Int4Weight } from '../../engine/local/quant/int4';
-import { quantizeInt8, dequantizeInt8, int8ToNBits } from '../../engine/local/quant/int8';
+import { quantizeInt8, dequantizeInt8 } from '../../engine/local/quant/int8';
 import { transpose } from '../../engine/local/quant/transpose';
 import { SafetensorsCheckpoint } from '../../engine/local/safetensors';
 
@@ -106,24 +106,26 @@ test('int4: invalid block size is a clear error', () => {
   assert.throws(() => quantizeInt4(new Float32Array(64), 32, 2, { blockSize: 8 }), /power of two >= 16/);
 });
 
-test('int8 per-channel: error within half a step per channel; NBits layout holds the same codes', () => {
-  const K = 70;
+test('int8 blocks: error within half a step per block; KN and torch NK layouts give the same codes', () => {
+  const K = 70; // not a multiple of the block: the last block is padded with code 128 (= 0)
   const N = 9;
   const w = randomWeights(K, N, 3);
   const q = quantizeInt8(w, K, N);
+  assert.equal(q.nBlocks, 3);
   const d = dequantizeInt8(q);
   for (let n = 0; n < N; n++) {
-    let amax = 0;
-    for (let k = 0; k < K; k++) amax = Math.max(amax, Math.abs(w[k * N + n]));
-    assert.ok(Math.abs(q.scales[n] - amax / 127) < 1e-9);
-    for (let k = 0; k < K; k++) assert.ok(Math.abs(w[k * N + n] - d[k * N + n]) <= q.scales[n] / 2 + 1e-8);
+    for (let b = 0; b < 3; b++) {
+      let amax = 0;
+      for (let k = b * 32; k < Math.min(K, b * 32 + 32); k++) amax = Math.max(amax, Math.abs(w[k * N + n]));
+      const scale = q.scales[n * 3 + b];
+      assert.ok(Math.abs(scale - amax / 127) < 1e-9);
+      for (let k = b * 32; k < Math.min(K, b * 32 + 32); k++) assert.ok(Math.abs(w[k * N + n] - d[k * N + n]) <= scale / 2 + 1e-8);
+    }
+    for (let k = K; k < 96; k++) assert.equal(q.data[n * 96 + k], 128);
   }
-  const nb = int8ToNBits(q, 32);
-  assert.equal(nb.nBlocks, 3);
-  for (let n = 0; n < N; n++) {
-    for (let k = 0; k < K; k++) assert.equal(nb.data[n * 96 + k] - 128, q.data[k * N + n]);
-    for (let b = 0; b < 3; b++) assert.equal(nb.scales[n * 3 + b], q.scales[n]);
-  }
+  const nk = quantizeInt8(transpose(w, K, N), K, N, 'NK');
+  assert.deepEqual(nk.data, q.data);
+  assert.deepEqual(nk.scales, q.scales);
 });
 
 test('transpose round trip on a non-square, non-tile-multiple matrix', () => {

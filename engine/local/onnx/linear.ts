@@ -1,6 +1,6 @@
 /**
  * Every linear layer of the model (y = x @ W + b) is emitted here, so the weight format
- * (fp32 now; int8 per-channel and int4 MatMulNBits keyed by the quant option) is decided in one place.
+ * (fp32 MatMul; int8 and int4 MatMulNBits, keyed by the quant option) is decided in one place.
  */
 import { NeoxError } from '../../types';
 import type { Quantization } from '../runner';
@@ -53,7 +53,7 @@ export function emitLinear(g: GraphBuilder, x: string, spec: LinearSpec, opts: L
     case 'int4':
       return emitInt4Linear(g, x, spec, { ...int4Options(opts), prequantized: spec.int4 });
     case 'int8':
-      return emitInt8Linear(g, x, asKN(spec));
+      return emitInt8Linear(g, x, spec);
     case 'fp32': {
       spec = asKN(spec);
       const w = g.initializer(`${spec.name}.weight`, spec.weight, [spec.K, spec.N]);

@@ -1,16 +1,20 @@
 /**
  * ONNX emission of quantized linear layers (called from onnx/linear.ts, which owns the fp32 case).
+ * Both precisions are com.microsoft.MatMulNBits with accuracy_level 4: activations are quantized to
+ * int8 per row and per block of K inside the kernel, so
+ * - a row's result never depends on the other rows of the batch or on how the prompt was split
+ *   (cold, cached prefix and batched requests give the same tokens), and
+ * - the int8 products stay within 16-bit lanes on every x86-64 kernel (symmetric int8 activations
+ *   times weights of at most 127 in magnitude), so AVX2-only and AVX-512 processors give the same
+ *   results. DynamicQuantizeMatMul, used before, quantizes activations per tensor to uint8 and its
+ *   AVX2 kernel saturates uint8 x int8 pair sums (255 x 127 x 2 > 32767): measured under an
+ *   emulated AVX2 processor (qemu-x86_64 -cpu EPYC-Rome) its error was 8-9% on random layers and
+ *   over 100% on a 192 x 50304 head, against 0.7-0.8% for MatMulNBits bits=8 block 32 on either
+ *   path. Cost: prefill matmuls (M=64) about 2.5x slower than DynamicQuantizeMatMul, decode (M=1)
+ *   the same.
  *
- * int8 -> com.microsoft.DynamicQuantizeMatMul: B int8 [K, N] with one scale per output channel,
- *         activations quantized to uint8 on the fly. Chosen by measurement on this CPU
- *         (onnxruntime-node 1.30, 1 thread): at M=1 it is as fast as MatMulNBits bits=8 (K=4096,
- *         N=4096: 0.82 vs 0.67-0.75 ms) and at M=64 (prefill) 5x faster (1.7 vs 8.7-10 ms); and it is
- *         truly per-channel, whereas MatMulNBits caps block_size at 256 (K=768 or 6144 would need
- *         several scales per channel). MatMulInteger + DynamicQuantizeLinear is the same
- *         arithmetic in 4 nodes and was no faster.
- * int4 -> com.microsoft.MatMulNBits bits=4, accuracy_level 4 (int8 activations per block: 3-60x
- *         faster than level 0 on this CPU per docs/onnxruntime-node-notes.md), zero point left at
- *         the default 8 (symmetric), bias fused as input 5.
+ * int8 -> bits=8, blocks of INT8_BLOCK (32) along K with one scale per block (quant/int8.ts).
+ * int4 -> bits=4, zero point left at the default 8 (symmetric), bias fused as input 5.
  *
  * Initializers go straight to the .data file through GraphBuilder, so a quantized tensor is never
  * held beyond the layer being converted.
@@ -18,18 +22,13 @@
 import type { GraphBuilder } from '../onnx/graph';
 import type { LinearOptions, LinearSpec } from '../onnx/linear';
 import { DataType } from '../onnx/onnx-proto';
-import { quantizeInt8 } from './int8';
+import { quantizeInt8, type Int8Weight } from './int8';
 import { activeInt4Pool } from './pool';
 import { COARSE_CLIP_GRID, quantizeInt4, quantizeInt4Columns, type Int4Options, type Int4Weight } from './int4';
 
 export function emitInt8Linear(g: GraphBuilder, x: string, spec: LinearSpec): string {
-  const q = quantizeInt8(spec.weight, spec.K, spec.N);
-  const b = g.initializer(`${spec.name}.weight_q8`, q.data, [spec.K, spec.N], DataType.INT8);
-  const s = g.initializer(`${spec.name}.weight_scale`, q.scales, [spec.N], DataType.FLOAT);
-  const zp = g.initializer(`${spec.name}.weight_zp`, new Int8Array(spec.N), [spec.N], DataType.INT8);
-  const inputs = [x, b, s, zp];
-  if (spec.bias) inputs.push(g.initializer(`${spec.name}.bias`, spec.bias, [spec.N], DataType.FLOAT));
-  return g.op('DynamicQuantizeMatMul', inputs, {}, 'com.microsoft');
+  const q = quantizeInt8(spec.weight, spec.K, spec.N, spec.layout ?? 'KN');
+  return emitMatMulNBits(g, x, spec.name, q, spec.bias ?? null, 8);
 }
 
 export interface Int4EmitOptions extends Int4Options {
@@ -61,17 +60,17 @@ export function emitInt4Linear(g: GraphBuilder, x: string, spec: LinearSpec, opt
         ? pool.quantizeColumns(spec.weight, spec.N, spec.K, opts)
         : quantizeInt4Columns(spec.weight, spec.N, spec.K, opts)
       : quantizeInt4(spec.weight, spec.K, spec.N, opts));
-  return emitMatMulNBits(g, x, spec.name, q, spec.bias ?? null);
+  return emitMatMulNBits(g, x, spec.name, q, spec.bias ?? null, 4);
 }
 
 /**
  * accuracyLevel 0 computes in fp32 (exact up to float rounding; tests use it to check the layout),
  * 4 is what models use.
  */
-export function emitMatMulNBits(g: GraphBuilder, x: string, name: string, q: Int4Weight, bias: Float32Array | null, accuracyLevel = 4): string {
-  const b = g.initializer(`${name}.weight_q4`, q.data, [q.N, q.nBlocks, q.blockSize / 2], DataType.UINT8);
+export function emitMatMulNBits(g: GraphBuilder, x: string, name: string, q: Int4Weight | Int8Weight, bias: Float32Array | null, bits: 4 | 8 = 4, accuracyLevel = 4): string {
+  const b = g.initializer(`${name}.weight_q${bits}`, q.data, [q.N, q.nBlocks, (q.blockSize * bits) / 8], DataType.UINT8);
   const s = g.initializer(`${name}.weight_scale`, q.scales, [q.N * q.nBlocks], DataType.FLOAT);
   const inputs = [x, b, s];
   if (bias) inputs.push('', '', g.initializer(`${name}.bias`, bias, [q.N], DataType.FLOAT));
-  return g.op('MatMulNBits', inputs, { K: q.K, N: q.N, bits: 4, block_size: q.blockSize, accuracy_level: accuracyLevel }, 'com.microsoft');
+  return g.op('MatMulNBits', inputs, { K: q.K, N: q.N, bits, block_size: q.blockSize, accuracy_level: accuracyLevel }, 'com.microsoft');
 }

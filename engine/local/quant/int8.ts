@@ -1,71 +1,66 @@
 /**
- * Symmetric int8 quantization, one scale per output channel (column n of W[K, N]):
- * scale[n] = max_k |W[k, n]| / 127, code = round(W / scale) in [-127, 127].
+ * Symmetric int8 weights in blocks of INT8_BLOCK along K, in the layout of
+ * com.microsoft.MatMulNBits bits=8: [N, nBlocks, blockSize] uint8 holding code + 128 (the kernel's
+ * default zero point), one float32 scale per block: scale = max |W| over the block / 127.
  *
- * At 8 bits plain absmax rounding is already within ~0.01% perplexity of fp32 on the default
- * model, so no scale search here. The codes are emitted in the two layouts onnxruntime's int8
- * kernels take: [K, N] int8 (DynamicQuantizeMatMul / MatMulInteger) and the MatMulNBits bits=8
- * layout [N, nBlocks, blockSize] uint8 with zero point 128.
+ * Why blocks and MatMulNBits rather than per-channel DynamicQuantizeMatMul (see quant/emit.ts):
+ * the kernel quantizes activations per row and per block (accuracy_level 4), so a row's result
+ * never depends on the other rows computed with it, and its int8 dot products stay within 16 bits
+ * on every x86-64 path (DynamicQuantizeMatMul's uint8 x int8 products saturate on AVX2).
  */
-import { transpose } from './transpose';
+export const INT8_BLOCK = 32;
 
 export interface Int8Weight {
+  /** Input features (rows of W[K, N]). */
   K: number;
+  /** Output features (columns of W). */
   N: number;
-  /** [K, N] row-major, same orientation as the float weight. */
-  data: Int8Array;
-  /** [N] */
+  blockSize: number;
+  nBlocks: number;
+  /** [N, nBlocks, blockSize] uint8, code + 128; the tail of the last block is padded with 128 (= 0). */
+  data: Uint8Array;
+  /** [N * nBlocks] */
   scales: Float32Array;
 }
 
-export function quantizeInt8(w: Float32Array, K: number, N: number): Int8Weight {
-  if (w.length !== K * N) throw new Error(`quantizeInt8: ${w.length} elements is not ${K}x${N}`);
-  const amax = new Float32Array(N);
-  for (let k = 0; k < K; k++) {
-    const off = k * N;
-    for (let n = 0; n < N; n++) {
-      const a = Math.abs(w[off + n]);
-      if (a > amax[n]) amax[n] = a;
-    }
-  }
-  const scales = new Float32Array(N);
-  const inv = new Float32Array(N);
-  for (let n = 0; n < N; n++) {
-    scales[n] = amax[n] / 127;
-    inv[n] = amax[n] === 0 ? 0 : 127 / amax[n];
-  }
-  const data = new Int8Array(K * N);
-  for (let k = 0; k < K; k++) {
-    const off = k * N;
-    for (let n = 0; n < N; n++) {
-      const q = Math.round(w[off + n] * inv[n]);
-      data[off + n] = q > 127 ? 127 : q < -127 ? -127 : q;
-    }
-  }
-  return { K, N, data, scales };
-}
-
-export function dequantizeInt8(q: Int8Weight): Float32Array {
-  const { K, N, data, scales } = q;
-  const w = new Float32Array(K * N);
-  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) w[k * N + n] = data[k * N + n] * scales[n];
-  return w;
-}
-
 /**
- * The same per-channel codes in MatMulNBits bits=8 layout: [N, nBlocks, blockSize] uint8,
- * code + 128 (the kernel's default zero point), with the channel's scale repeated per block.
+ * Quantizes W. `layout` 'KN': w is [K, N] row-major; 'NK': w is torch Linear's [N, K], whose rows
+ * are exactly the output channels the blocks run along (no transpose needed).
  */
-export function int8ToNBits(q: Int8Weight, blockSize: number): { data: Uint8Array; scales: Float32Array; nBlocks: number } {
-  const { K, N } = q;
+export function quantizeInt8(w: Float32Array, K: number, N: number, layout: 'KN' | 'NK' = 'KN', blockSize = INT8_BLOCK): Int8Weight {
+  if (w.length !== K * N) throw new Error(`quantizeInt8: ${w.length} elements is not ${K}x${N}`);
   const nBlocks = Math.ceil(K / blockSize);
   const data = new Uint8Array(N * nBlocks * blockSize).fill(128);
-  const t = transpose(new Float32Array(q.data), K, N);
-  for (let n = 0; n < N; n++) {
-    const dst = n * nBlocks * blockSize;
-    for (let k = 0; k < K; k++) data[dst + k] = t[n * K + k] + 128;
-  }
   const scales = new Float32Array(N * nBlocks);
-  for (let n = 0; n < N; n++) scales.fill(q.scales[n], n * nBlocks, (n + 1) * nBlocks);
-  return { data, scales, nBlocks };
+  const at = layout === 'NK' ? (k: number, n: number) => w[n * K + k] : (k: number, n: number) => w[k * N + n];
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < nBlocks; b++) {
+      const k0 = b * blockSize;
+      const k1 = Math.min(k0 + blockSize, K);
+      let amax = 0;
+      for (let k = k0; k < k1; k++) amax = Math.max(amax, Math.abs(at(k, n)));
+      const scale = amax / 127;
+      scales[n * nBlocks + b] = scale;
+      if (scale === 0) continue;
+      const dst = (n * nBlocks + b) * blockSize - k0;
+      for (let k = k0; k < k1; k++) {
+        const q = Math.round(at(k, n) / scale);
+        data[dst + k] = (q > 127 ? 127 : q < -127 ? -127 : q) + 128;
+      }
+    }
+  }
+  return { K, N, blockSize, nBlocks, data, scales };
+}
+
+/** W[K, N] as the kernel sees it (for references in tests and for calibration). */
+export function dequantizeInt8(q: Int8Weight): Float32Array {
+  const { K, N, blockSize, nBlocks, data, scales } = q;
+  const w = new Float32Array(K * N);
+  for (let n = 0; n < N; n++) {
+    for (let k = 0; k < K; k++) {
+      const b = Math.floor(k / blockSize);
+      w[k * N + n] = (data[(n * nBlocks + b) * blockSize + (k % blockSize)] - 128) * scales[n * nBlocks + b];
+    }
+  }
+  return w;
 }
