@@ -4,7 +4,9 @@
 //   build-essential pkg-config python3 libkrb5-dev
 //                                    code-server's native modules (node-pty, kerberos, argon2) compile
 //                                    from source when code-server is installed into .cache/;
-//   ripgrep                          code-server's @vscode/ripgrep would download rg from GitHub.
+//   ripgrep                          code-server's @vscode/ripgrep would download rg from GitHub;
+//   qemu-user                        runs the int8/int4 kernel tests on an emulated AVX2-only processor
+//                                    (test/engine/kernels-avx2.test.ts; skipped where it is missing).
 // Missing ones are installed with apt-get when this runs as root on Debian/Ubuntu; otherwise it stops at
 // once and prints the one command to run. Exit 0: all present (or now installed); 1: missing.
 //   node scripts/system-deps.mjs           check, install as root
@@ -23,6 +25,7 @@ export const DEBIAN_PACKAGES = {
   python3: () => has('python3'),
   'libkrb5-dev': () => has('krb5-config') || existsSync('/usr/include/gssapi/gssapi.h'),
   ripgrep: () => has('rg'),
+  'qemu-user': () => has('qemu-x86_64'),
 };
 export const installCommand = (pkgs = Object.keys(DEBIAN_PACKAGES)) =>
   `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${pkgs.join(' ')}`;
