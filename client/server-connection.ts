@@ -8,6 +8,7 @@ import {
   CloseAction,
   ErrorAction,
   LanguageClient,
+  RevealOutputChannelOn,
   State,
   TransportKind,
   type CloseHandlerResult,
@@ -42,6 +43,9 @@ export function createLanguageClient(opts: ConnectionOptions): LanguageClient {
     documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
     synchronize: { configurationSection: SECTION },
     outputChannel: output,
+    // A failed request is logged, not notified: the library's toast (one per failed inline request) can
+    // neither be withdrawn nor deduplicated. The engine's error reaches the user as state (status-bar.ts).
+    revealOutputChannelOn: RevealOutputChannelOn.Never,
     middleware: opts.middleware,
     initializationOptions: {
       extensionPath: context.extensionUri.fsPath,

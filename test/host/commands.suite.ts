@@ -52,10 +52,15 @@ describe('commands', () => {
     assert.ok(stats, 'statistics came back');
     assert.equal(typeof stats.requests, 'number');
     assert.equal(typeof stats.latencyMs.count, 'number');
-    const text = vscode.window.activeTextEditor?.document.getText() ?? '';
-    assert.match(text, /completion statistics/);
-    assert.match(text, /\| Requests \| \d+ \|/);
-    assert.equal(vscode.window.activeTextEditor?.document.isDirty, false, 'a read-only view, nothing to save');
+    // Shown rendered: the Markdown preview of the read-only statistics document becomes the active tab
+    // (markdown.showPreview returns before its webview panel exists).
+    const isPreview = (t?: vscode.Tab) => t?.input instanceof vscode.TabInputWebview && t.input.viewType.includes('markdown.preview');
+    await until('the statistics preview active', () => isPreview(vscode.window.tabGroups.activeTabGroup.activeTab), 20_000);
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'neox-stats');
+    assert.ok(doc, 'the statistics document is open');
+    assert.match(doc.getText(), /completion statistics/);
+    assert.match(doc.getText(), /\| Requests \| \d+ \|/);
+    assert.equal(doc.isDirty, false, 'a read-only view, nothing to save');
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 });
