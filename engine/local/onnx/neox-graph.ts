@@ -23,13 +23,14 @@ import type { WeightSource } from '../weights';
 import { names } from '../weights';
 import { DataType } from './onnx-proto';
 import { GraphBuilder } from './graph';
-import { emitLinear, type LinearOptions } from './linear';
+import { emitLinear } from './linear';
+import { rotaryTables } from './rotary';
+import type { LinearOptions, LinearRole } from './linear-spec';
 import { CalibrationForward, type LayerGrams, type LayerWeights } from '../quant/calibrate';
 import { dequantizeInt4Columns, type Int4Weight } from '../quant/int4';
 import { gptqInt4Columns } from '../quant/gptq';
 import { int4Options } from '../quant/emit';
 import { linearPrecision } from '../quant/policy';
-import type { LinearRole } from './linear';
 
 export const MASKED = -1e30;
 
@@ -39,29 +40,6 @@ export const io = {
   presentKey: (i: number) => `present_key_${i}`,
   presentValue: (i: number) => `present_value_${i}`,
 };
-
-/** cos and sign-folded sin tables [maxPos, R], computed as transformers does (float32 inv_freq and angles). */
-export function rotaryTables(c: NeoxConfig): { cos: Float32Array; sin: Float32Array } {
-  const R = c.rotaryDims;
-  const half = R / 2;
-  const invFreq = new Float32Array(half);
-  for (let i = 0; i < half; i++) invFreq[i] = 1 / Math.fround(Math.pow(c.rotaryBase, Math.fround((2 * i) / R)));
-  const cos = new Float32Array(c.maxPositions * R);
-  const sin = new Float32Array(c.maxPositions * R);
-  for (let p = 0; p < c.maxPositions; p++) {
-    for (let i = 0; i < half; i++) {
-      const a = Math.fround(p * invFreq[i]);
-      const co = Math.cos(a);
-      const si = Math.sin(a);
-      cos[p * R + i] = co;
-      cos[p * R + half + i] = co;
-      // rotate_half(x) * sin == concat(x2, x1) * concat(-sin, sin)
-      sin[p * R + i] = -si;
-      sin[p * R + half + i] = si;
-    }
-  }
-  return { cos, sin };
-}
 
 export function buildNeoxGraph(
   src: WeightSource,

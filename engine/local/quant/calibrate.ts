@@ -16,7 +16,7 @@
  * does not).
  */
 import type { NeoxConfig } from '../config';
-import { rotaryTables } from '../onnx/neox-graph';
+import { rotaryTables } from '../onnx/rotary';
 
 /**
  * Rough multiply-add count of calibrating a model on `tokens` tokens: the forward pass, the Gram

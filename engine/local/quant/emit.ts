@@ -20,7 +20,7 @@
  * held beyond the layer being converted.
  */
 import type { GraphBuilder } from '../onnx/graph';
-import type { LinearOptions, LinearSpec } from '../onnx/linear';
+import type { LinearOptions, LinearSpec } from '../onnx/linear-spec';
 import { DataType } from '../onnx/onnx-proto';
 import { quantizeInt8, type Int8Weight } from './int8';
 import { activeInt4Pool } from './pool';

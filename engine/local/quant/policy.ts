@@ -41,7 +41,7 @@
  * the 20B-shaped benchmark, int4 converts uncalibrated with the scale search (+2.27% above).
  */
 import type { Quantization } from '../runner';
-import type { LinearRole } from '../onnx/linear';
+import type { LinearRole } from '../onnx/linear-spec';
 
 export type LinearPrecision = 'fp32' | 'int8' | 'int4';
 
