@@ -21,11 +21,11 @@ import { CALIBRATION_MAX_COST, calibrationCost } from './quant/calibrate';
 /**
  * Bump when the graph or weight format changes, so old cached builds are not reused.
  */
-export const BUILDER_VERSION = 4;
+const BUILDER_VERSION = 4;
 
 /** Calibration tokens for int4 GPTQ and the sequence length they are cut into (quant/calibrate.ts). */
 export const CALIBRATION_TOKENS = 2048;
-export const CALIBRATION_SEQUENCE = 256;
+const CALIBRATION_SEQUENCE = 256;
 
 /**
  * Whether an int4 build of a checkpoint with this config is GPTQ-calibrated: int4 with the scale

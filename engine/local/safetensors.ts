@@ -24,7 +24,7 @@ interface TensorEntry {
 
 // Buffers old GPT-NeoX checkpoints carry that are recomputed, not learned.
 const SKIPPED = [/\.attention\.bias$/, /\.attention\.masked_bias$/, /\.rotary_emb\.inv_freq$/];
-export const isSkippedTensor = (name: string) => SKIPPED.some((r) => r.test(name));
+const isSkippedTensor = (name: string) => SKIPPED.some((r) => r.test(name));
 
 const MAX_HEADER = 100 * 1024 * 1024;
 

@@ -9,7 +9,7 @@ import type { ChatRequest, CompletionRequest, CompletionResult, TextChunk } from
 import { NeoxError } from '../types';
 
 /** The server's answer when it has no chat template (or no chat route at all). */
-export function isNoChatTemplate(e: unknown): boolean {
+function isNoChatTemplate(e: unknown): boolean {
   if (!(e instanceof NeoxError)) return false;
   if (e.code === 'http_404') return true;
   return (e.code === 'http_400' || e.code === 'http_422' || e.code === 'http_500') && /template/i.test(e.message);

@@ -14,7 +14,7 @@ import { NeoxError } from '../types';
 const BUNDLED = join('models', 'neox-code-23m', 'tokenizer.json');
 
 /** Find the bundled tokenizer from this module's location (source tree or dist/ bundle alike). */
-export function bundledTokenizerPath(): string | undefined {
+function bundledTokenizerPath(): string | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     const p = join(dir, BUNDLED);

@@ -25,7 +25,7 @@ export function applyRepetitionPenalty(logits: Float32Array, context: readonly n
   }
 }
 
-export function argmax(x: ArrayLike<number>): number {
+function argmax(x: ArrayLike<number>): number {
   let best = 0;
   let bestV = -Infinity;
   for (let i = 0; i < x.length; i++) {

@@ -5,7 +5,7 @@
  */
 import type { ModelRunner } from '../runner';
 
-export function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
+function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
   const n = Math.min(a.length, b.length);
   let i = 0;
   while (i < n && a[i] === b[i]) i++;

@@ -206,17 +206,6 @@ export function dequantizeInt4(q: Int4Weight): Float32Array {
   return w;
 }
 
-/** Sum of squared reconstruction errors against the original W[K, N]. */
-export function reconstructionError(w: Float32Array, q: Int4Weight): number {
-  const d = dequantizeInt4(q);
-  let e = 0;
-  for (let i = 0; i < w.length; i++) {
-    const r = w[i] - d[i];
-    e += r * r;
-  }
-  return e;
-}
-
 /** Reconstruct W in the quantizer's own [N, K] layout (Wt, torch Linear layout). */
 export function dequantizeInt4Columns(q: Int4Weight): Float32Array {
   const { K, N, blockSize, nBlocks, data, scales } = q;
