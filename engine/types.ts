@@ -6,6 +6,25 @@
 
 export type FinishReason = 'length' | 'stop' | 'eos' | 'cancelled';
 
+/** Where completions are computed: the local ONNX engine, an OpenAI-compatible server, a TGI server. */
+export const BACKEND_KINDS = ['local', 'openai', 'tgi'] as const;
+export type BackendKind = (typeof BACKEND_KINDS)[number];
+
+/** Weight precision of a locally built ONNX model. */
+export const QUANTIZATIONS = ['fp32', 'int8', 'int4'] as const;
+export type Quantization = (typeof QUANTIZATIONS)[number];
+
+/**
+ * Default timeouts of a remote backend, ms (engine/remote/settings.ts applies them; the
+ * neoxComplete.remoteConnectTimeoutMs / remoteFirstTokenTimeoutMs settings default to them).
+ */
+export const REMOTE_TIMEOUT_DEFAULTS = {
+  /** Time to open the TCP (and TLS) connection. */
+  connectTimeoutMs: 5000,
+  /** Time from sending a request to its first token (a 20B model under load is slow). */
+  firstTokenTimeoutMs: 30000,
+} as const;
+
 /** Decoding settings shared by every backend (names follow the OpenAI API, camel-cased). */
 export interface DecodingOptions {
   /** Upper bound on generated tokens. */
@@ -75,7 +94,7 @@ export interface LoadProgress {
 export interface ModelInfo {
   /** Model name or folder */
   id: string;
-  backend: 'local' | 'openai' | 'tgi';
+  backend: BackendKind;
   /** Maximum prompt + completion tokens. */
   contextLength: number;
   /** Free-form description for the status bar / `neox info`. */

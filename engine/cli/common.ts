@@ -1,7 +1,6 @@
 /** Options every model-using subcommand shares, and turning them into a loaded backend. */
 import { resolve } from 'node:path';
-import { NeoxError, type LoadProgress } from '../types';
-import type { Quantization } from '../local/runner';
+import { NeoxError, QUANTIZATIONS, type LoadProgress, type Quantization } from '../types';
 import { createLocalBackend, type LocalBackend } from '../local/local-backend';
 import type { ArgValues, OptionSpec } from './command';
 import { UsageError } from './command';
@@ -40,8 +39,6 @@ export function num(v: ArgValues, name: string, opts: { int?: boolean; min?: num
   return n;
 }
 
-const QUANTS: Quantization[] = ['fp32', 'int8', 'int4'];
-
 /** Progress lines on stderr, at most one per stage per 10% so builds do not flood the terminal. */
 export function stderrProgress(): (p: LoadProgress) => void {
   let last = '';
@@ -57,7 +54,7 @@ export function stderrProgress(): (p: LoadProgress) => void {
 
 export function backendFromArgs(v: ArgValues, extra: { maxBatch?: number } = {}): LocalBackend {
   const quant = (str(v, 'quant') ?? 'int8') as Quantization;
-  if (!QUANTS.includes(quant)) throw new UsageError(`--quant must be one of ${QUANTS.join(', ')} (got "${quant}")`);
+  if (!QUANTIZATIONS.includes(quant)) throw new UsageError(`--quant must be one of ${QUANTIZATIONS.join(', ')} (got "${quant}")`);
   const blockSize = num(v, 'block-size', { int: true });
   if (blockSize !== undefined && blockSize !== 32 && blockSize !== 128) throw new UsageError(`--block-size must be 32 or 128 (got ${blockSize})`);
   const cacheDir = str(v, 'cache-dir');

@@ -7,7 +7,9 @@
  * cache and returns logits; decoding never sees keys or values.
  */
 
-export type Quantization = 'fp32' | 'int8' | 'int4';
+import type { Quantization } from '../types';
+
+export type { Quantization };
 
 export interface LoadOptions {
   /** Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer.json). */

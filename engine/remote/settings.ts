@@ -2,9 +2,9 @@
  * Settings of a remote backend, checked once when the backend is created so that a typo in
  * a URL or a number shows up as one clear error naming the field, not as a failed request later.
  */
-import { NeoxError } from '../types';
+import { NeoxError, REMOTE_TIMEOUT_DEFAULTS, type BackendKind } from '../types';
 
-export type RemoteApiKind = 'openai' | 'tgi';
+export type RemoteApiKind = Exclude<BackendKind, 'local'>;
 
 export interface RemoteSettings {
   /** API kind: 'openai' (vLLM, TGI's /v1 routes, llama.cpp server, `neox serve`) or 'tgi' (TGI's native /generate_stream). */
@@ -40,8 +40,8 @@ export type ResolvedRemoteSettings = Required<Omit<RemoteSettings, 'model' | 'ap
 
 /** Defaults of the numeric settings (the language server's neoxComplete.remote* defaults come from here). */
 export const REMOTE_DEFAULTS = {
-  connectTimeoutMs: 5000,
-  firstTokenTimeoutMs: 30000,
+  connectTimeoutMs: REMOTE_TIMEOUT_DEFAULTS.connectTimeoutMs as number,
+  firstTokenTimeoutMs: REMOTE_TIMEOUT_DEFAULTS.firstTokenTimeoutMs as number,
   idleTimeoutMs: 30000,
   maxRetries: 3,
   retryBaseMs: 500,
