@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { CompletionBackend, FinishReason, ModelInfo } from '../engine/types';
 import { PromptBuilder } from './context/prompt';
 import { SnippetRing } from './context/snippet-ring';
-import { decideMultiline, postprocess, type PostprocessContext } from './postprocess/index';
+import type { PostprocessContext } from './postprocess/index';
+import { inlineContext, inlineSuggestion, trailingBlanks, untrail, type InlineContext } from './postprocess/inline';
 import { stopAtBlockEnd } from './postprocess/block-end';
 import { cutRepetitionLoops } from './postprocess/repetition';
 import { AdaptiveDebounce, sleep } from './scheduler/debounce';
@@ -65,9 +66,6 @@ export interface CompletionDeps {
   onDebounce?(delayMs: number): void;
 }
 
-const SUFFIX_CHARS = 4000;
-const PREFIX_TAIL_CHARS = 8000;
-
 export class CompletionService {
   readonly ring = new SnippetRing();
   readonly lock = new GenerationLock();
@@ -123,35 +121,22 @@ export class CompletionService {
         return { completionId: hit.source.completionId, texts: hit.texts, source: 'typedThrough', latencyMs };
       }
 
-      const multiline = await decideMultiline(req.text, req.offset, req.languageId);
+      const site = await inlineContext(req.text, req.offset, req.languageId, s.maxLines);
+      const multiline = site.multiline;
       const { backend, info } = await this.deps.ready();
       if (ctl.signal.aborted) return cancelled();
       const maxTokens = Math.max(1, Math.min(s.maxTokens, info.contextLength - 16));
       const budget = Math.max(32, Math.min(s.contextBudget, info.contextLength - maxTokens - 8));
       const built = await this.prompts.build({ ...req, budget, crossFile: s.crossFileContext });
-      // BPE tokenizers put a space at the start of the next token (" foo"): a prompt ending in
-      // spaces forces rare tokens and derails the model. Generate from before the spaces and
-      // take them back off the completion.
-      const trailing = /[ \t]*$/.exec(built.prompt)![0];
+      // Generate from before the prompt's trailing spaces (see trailingBlanks).
+      const trailing = trailingBlanks(built.prompt);
       const prompt = built.prompt.slice(0, built.prompt.length - trailing.length);
-      // On an empty line the user wants code on this line: blank lines the model starts with go.
-      const blankLine = prefix.slice(prefix.lastIndexOf('\n') + 1).trim() === '';
-      const untrail = (raw: string) => {
-        const r = blankLine ? raw.replace(/^(?:[ \t]*\n)+/, '') : raw;
-        return r.startsWith(trailing) ? r.slice(trailing.length) : r.replace(/^[ \t]+/, '');
-      };
       const n = req.invoked ? Math.max(1, s.candidates) : 1;
       // Sampling is what makes several candidates differ.
       const temperature = n > 1 ? Math.max(s.temperature, 0.6) : s.temperature;
-      const ppctx: PostprocessContext = {
-        languageId: req.languageId,
-        prefix: prefix.slice(-PREFIX_TAIL_CHARS),
-        suffix: suffix.slice(0, SUFFIX_CHARS),
-        multiline,
-        maxLines: multiline ? s.maxLines : 1,
-      };
+      const ppctx: InlineContext = { ...site, trailing };
       const finish = (raw: string[], source: AnswerSource, extra: Partial<InlineAnswer> = {}): InlineAnswer => {
-        const texts = [...new Set(raw.map((r) => postprocess(untrail(r), ppctx)).filter((t): t is string => t !== undefined))];
+        const texts = [...new Set(raw.map((r) => inlineSuggestion(r, ppctx)).filter((t): t is string => t !== undefined))];
         const latencyMs = elapsed();
         this.deps.stats.request(source === 'cache' ? 'cache' : 'generated', latencyMs);
         if (texts.length) this.typedThrough.remember({ uri: req.uri, prefix, suffix, texts, completionId });
@@ -181,7 +166,7 @@ export class CompletionService {
       const onChunk = (c: { index: number; text: string }) => {
         if (c.index >= n || done[c.index]) return;
         acc[c.index] += c.text;
-        if (c.text.includes('\n') && isComplete(untrail(acc[c.index]!), ppctx)) {
+        if (c.text.includes('\n') && isComplete(untrail(acc[c.index]!, ppctx), ppctx)) {
           done[c.index] = true;
           if (done.every(Boolean)) {
             earlyStop = true;
