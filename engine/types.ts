@@ -97,6 +97,14 @@ export interface ModelInfo {
   backend: BackendKind;
   /** Maximum prompt + completion tokens. */
   contextLength: number;
+  /**
+   * The backend queues (or batches) its own generations: overlapping calls are safe and run in
+   * turn, so a call may wait behind another one before its first token (the local engine).
+   * False: calls run side by side (a remote server schedules them).
+   */
+  serializesGenerations: boolean;
+  /** The backend can embed text (a workspace index needs it); none can yet. */
+  canEmbed: boolean;
   /** Free-form description for the status bar / `neox info`. */
   description?: string;
 }

@@ -3,10 +3,7 @@
  * rebuilds it when a setting that shapes it changes, and reports load progress and failures
  * as status. Settings that only shape requests (maxTokens, temperature...) never rebuild.
  */
-import { fileURLToPath } from 'node:url';
-import { NeoxError, type CompletionBackend, type LoadProgress, type ModelInfo } from '../engine/types';
-import { createLocalBackend } from '../engine/local/local-backend';
-import { createRemoteBackend } from '../engine/remote/index';
+import { createBackend, embeddedModelDir, NeoxError, type CompletionBackend, type LoadProgress, type ModelInfo } from '../engine/index';
 import type { NeoxExtraSettings, NeoxInitializationOptions, NeoxSettings } from './protocol';
 
 export interface BackendSpec {
@@ -25,15 +22,15 @@ export interface BackendSpec {
 
 export type BackendBuilder = (spec: BackendSpec) => CompletionBackend;
 
-/** The real backends: engine/local for 'local', engine/remote for 'openai' and 'tgi'. */
+/** The real backends, from the engine's registry; errors name the setting at fault. */
 export const defaultBuilder: BackendBuilder = (spec) => {
   if (spec.kind === 'local') {
-    return createLocalBackend({ modelDir: spec.modelDir, quant: spec.quant, cacheDir: spec.cacheDir });
+    return createBackend({ kind: 'local', modelDir: spec.modelDir, quant: spec.quant, cacheDir: spec.cacheDir });
   }
   if (!spec.url) {
     throw new NeoxError(`neoxComplete.remoteUrl is empty: set it to your ${spec.kind} server's URL (e.g. http://gpu-box:8000)`, 'bad_setting');
   }
-  return createRemoteBackend({
+  return createBackend({
     kind: spec.kind,
     url: spec.url,
     model: spec.model || undefined,
@@ -43,11 +40,6 @@ export const defaultBuilder: BackendBuilder = (spec) => {
     firstTokenTimeoutMs: spec.firstTokenTimeoutMs,
   });
 };
-
-/** The model shipped in the repository / extension (models/neox-code-23m), found from sources and from dist/. */
-export function embeddedModelDir(): string {
-  return fileURLToPath(new URL('../models/neox-code-23m', import.meta.url));
-}
 
 export interface BackendEvents {
   onLoading?(spec: BackendSpec, p: LoadProgress): void;

@@ -197,6 +197,8 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
           id: opts.modelDir,
           backend: 'local' as const,
           contextLength: runner.info.contextLength,
+          serializesGenerations: true,
+          canEmbed: false,
           description: `local ${opts.quant} ${opts.modelDir}`,
         };
       })();

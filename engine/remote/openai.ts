@@ -86,6 +86,8 @@ export class OpenAIBackend implements CompletionBackend {
         id: this.s.model ?? 'default',
         backend: 'openai',
         contextLength: this.s.contextLength,
+        serializesGenerations: false,
+        canEmbed: false,
         description: `${this.s.model ?? 'default model'} at ${this.s.baseUrl.origin} (OpenAI API, no /v1/models)`,
       };
     }
@@ -107,6 +109,8 @@ export class OpenAIBackend implements CompletionBackend {
       id: m.id,
       backend: 'openai',
       contextLength: ctx ?? this.s.contextLength,
+      serializesGenerations: false,
+      canEmbed: false,
       description: `${m.id} at ${this.s.baseUrl.origin} (OpenAI API)`,
     };
     return this.info;

@@ -73,6 +73,8 @@ export class TgiBackend implements CompletionBackend {
       id: info.model_id,
       backend: 'tgi',
       contextLength: info.max_total_tokens ?? this.s.contextLength,
+      serializesGenerations: false,
+      canEmbed: false,
       description: `${info.model_id} at ${this.s.baseUrl.origin} (TGI ${info.version ?? ''})`.replace(' )', ')'),
     };
     // TGI's OpenAI route takes any model name ("tgi" by convention).

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NeoxError, type CompletionBackend, type ModelInfo } from '../../engine/types';
-import { BackendManager, defaultBuilder, embeddedModelDir, type BackendSpec } from '../../server/backend-factory';
+import { embeddedModelDir } from '../../engine/index';
+import { BackendManager, defaultBuilder, type BackendSpec } from '../../server/backend-factory';
 import { resolveSettings } from '../../server/settings';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ function recordingBuilder(failLoad = false) {
     return {
       load: async (): Promise<ModelInfo> => {
         if (failLoad) throw new NeoxError(`Model folder ${spec.modelDir} does not exist`);
-        return { id: spec.modelDir || spec.url, backend: spec.kind, contextLength: 2048 };
+        return { id: spec.modelDir || spec.url, backend: spec.kind, contextLength: 2048, serializesGenerations: spec.kind === 'local', canEmbed: false };
       },
       complete: async () => ({ choices: [], usage: { promptTokens: 0, completionTokens: 0 } }),
       chat: async () => ({ choices: [], usage: { promptTokens: 0, completionTokens: 0 } }),

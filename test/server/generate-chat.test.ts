@@ -10,7 +10,7 @@ import { chat, type GenerateDeps } from '../../server/generate';
 function streamingBackend(tokens: string[]) {
   const seen = { produced: 0, request: undefined as ChatRequest | undefined };
   const backend: CompletionBackend = {
-    load: async () => ({ id: 'scripted', backend: 'local', contextLength: 2048 }),
+    load: async () => ({ id: 'scripted', backend: 'local', contextLength: 2048, serializesGenerations: false, canEmbed: false }),
     complete: async () => {
       throw new Error('not used');
     },
@@ -37,7 +37,7 @@ function deps(backend: CompletionBackend, signal = new AbortController().signal)
   const emitted: string[] = [];
   const d: GenerateDeps = {
     backend,
-    info: { id: 'scripted', backend: 'local', contextLength: 2048 },
+    info: { id: 'scripted', backend: 'local', contextLength: 2048, serializesGenerations: false, canEmbed: false },
     maxTokens: 64,
     temperature: 0,
     countTokens: (t) => backend.countTokens(t),

@@ -106,7 +106,7 @@ class ScriptedBackend implements CompletionBackend {
     private readonly msPerToken = 5,
   ) {}
   async load(): Promise<ModelInfo> {
-    return { id: 'scripted', backend: 'local', contextLength: 2048 };
+    return { id: 'scripted', backend: 'local', contextLength: 2048, serializesGenerations: false, canEmbed: false };
   }
   /** Resolves once `complete` has been called `n` times: tests wait on this event, not on a poll. */
   started(n = 1): Promise<void> {
