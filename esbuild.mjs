@@ -3,7 +3,7 @@
 // webview CSS). onnxruntime-node stays external: it is a native N-API module that ships its own binaries
 // (scripts/package.mjs puts only the target platform's binaries into each .vsix).
 import * as esbuild from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -26,12 +26,15 @@ const builds = [
   // VS Code loads extensions as CommonJS.
   { entryPoints: ['client/extension.ts'], outfile: 'dist/extension.cjs', format: 'cjs' },
   { entryPoints: ['server/server.ts'], outfile: 'dist/server.mjs', format: 'esm', banner: esmBanner },
-  { entryPoints: ['engine/local/worker.ts'], outfile: 'dist/engine-worker.mjs', format: 'esm', banner: esmBanner },
-  // int4 conversion of big checkpoints quantizes on every core (engine/local/quant/pool.ts finds it next to the engine worker).
-  { entryPoints: ['engine/local/quant/int4-worker.ts'], outfile: 'dist/quant-worker.mjs', format: 'esm', banner: esmBanner },
-  // tree-sitter parsing runs in its own worker so a grammar stuck in wasm can be terminated (server/syntax.ts).
-  { entryPoints: ['server/syntax-worker.ts'], outfile: 'dist/syntax-worker.mjs', format: 'esm', banner: esmBanner },
   { entryPoints: ['engine/cli/neox.ts'], outfile: 'dist/neox.mjs', format: 'esm', banner: esmBanner },
+  // Worker threads (the engine, int4 quantization on every core, tree-sitter parsing): the table is
+  // shared with engine/assets.ts, which finds each bundle next to the one that starts it.
+  ...Object.values(JSON.parse(readFileSync('engine/worker-scripts.json', 'utf8'))).map(({ source, bundle }) => ({
+    entryPoints: [source],
+    outfile: `dist/${bundle}`,
+    format: 'esm',
+    banner: esmBanner,
+  })),
   // The chat webview runs in the browser sandbox of the webview: no Node, no vscode module.
   {
     entryPoints: ['client/chat/webview/main.ts'],
@@ -56,10 +59,7 @@ function copyAssets() {
   const wasmDir = join(dirname(require.resolve('tree-sitter-wasms/package.json')), 'out');
   for (const g of GRAMMARS) copies.push([join(wasmDir, `tree-sitter-${g}.wasm`), `dist/grammars/tree-sitter-${g}.wasm`]);
   for (const [from, to] of copies) {
-    if (!existsSync(from)) {
-      console.warn(`esbuild: asset ${from} missing, not copied`);
-      continue;
-    }
+    if (!existsSync(from)) throw new Error(`esbuild: asset ${from} is missing`);
     mkdirSync(dirname(to), { recursive: true });
     copyFileSync(from, to);
   }
@@ -67,10 +67,7 @@ function copyAssets() {
 
 for (const b of builds) {
   const entry = b.entryPoints[0];
-  if (!existsSync(entry)) {
-    console.warn(`esbuild: skipping ${entry} (not written yet)`);
-    continue;
-  }
+  if (!existsSync(entry)) throw new Error(`esbuild: entry point ${entry} is missing`);
   const options = { ...common, ...b };
   if (watch) await (await esbuild.context(options)).watch();
   else await esbuild.build(options);

@@ -7,15 +7,14 @@ import { randomUUID } from 'node:crypto';
 import type { CompletionBackend, FinishReason, ModelInfo } from '../engine/types';
 import { PromptBuilder } from './context/prompt';
 import { SnippetRing } from './context/snippet-ring';
-import type { PostprocessContext } from './postprocess/index';
-import { inlineContext, inlineSuggestion, trailingBlanks, untrail, type InlineContext } from './postprocess/inline';
-import { stopAtBlockEnd } from './postprocess/block-end';
-import { cutRepetitionLoops } from './postprocess/repetition';
+import { inlineContext, inlineSuggestion, isComplete, trailingBlanks, untrail, type InlineContext } from './postprocess/inline';
 import { AdaptiveDebounce, sleep } from './scheduler/debounce';
 import { GenerationLock } from './scheduler/generation-lock';
 import { LruCache } from './scheduler/lru';
 import { TypedThrough } from './scheduler/typed-through';
 import type { Statistics } from './stats';
+
+export { isComplete } from './postprocess/inline';
 
 export interface CompletionSettings {
   maxTokens: number;
@@ -213,13 +212,4 @@ export class CompletionService {
       if (this.latest === ctl) this.latest = undefined;
     }
   }
-}
-
-/** True once the completed lines of `text` already end the suggestion (single line done, block closed, loop). */
-export function isComplete(text: string, ctx: PostprocessContext): boolean {
-  if (!ctx.multiline) return text.includes('\n');
-  const complete = text.slice(0, text.lastIndexOf('\n'));
-  if (complete.split('\n').length > ctx.maxLines) return true;
-  const cut = stopAtBlockEnd(cutRepetitionLoops(complete, ctx), ctx);
-  return cut.length < complete.length;
 }

@@ -8,7 +8,7 @@ import { basename, resolve } from 'node:path';
 import type { Command } from './command';
 import { UsageError } from './command';
 import { loadBackend, modelOptions, num, str } from './common';
-import { defaultModelDir } from './package-root';
+import { defaultModelDir } from '../assets';
 
 const command: Command = {
   summary: 'serve the local engine over an OpenAI-compatible HTTP API',

@@ -5,7 +5,7 @@ import { loadTokenizer } from '../local/tokenizer';
 import type { Command } from './command';
 import { UsageError } from './command';
 import { readJsonl, str, writeOut } from './common';
-import { defaultModelDir } from './package-root';
+import { defaultModelDir } from '../assets';
 
 const command: Command = {
   summary: "token ids of texts (the checkpoint's tokenizer.json)",

@@ -5,39 +5,21 @@
  * transferred ArrayBuffers (no copy).
  */
 import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { NeoxError, type LoadProgress } from '../types';
 import type { LoadOptions, ModelRunner, RunnerInfo } from './runner';
 import type { FromWorker, ToWorker } from './worker-protocol';
 import { checkForward } from './forward-check';
+import { workerScript, type WorkerScript } from '../assets';
 
 export type { LoadOptions, ModelRunner, RunnerInfo } from './runner';
 
-/**
- * The worker script: engine/local/worker.ts next to this file when running from sources (tests,
- * under tsx), or engine-worker.mjs next to the bundle (dist/neox.mjs, dist/server.mjs).
- * NEOX_ENGINE_WORKER overrides both.
- */
-export function workerEntry(): { script: string | URL; eval?: boolean } {
-  if (process.env.NEOX_ENGINE_WORKER) return { script: pathToFileURL(process.env.NEOX_ENGINE_WORKER) };
-  // import.meta.url is empty in a CommonJS bundle (the extension host): fall back to __filename.
-  const here = typeof import.meta.url === 'string' && import.meta.url ? import.meta.url : pathToFileURL(__filename).href;
-  if (here.endsWith('.ts')) {
-    // Sources under tsx: a worker does not inherit the parent's loader hooks in Node 20, so a
-    // tiny bootstrap registers tsx before importing the TypeScript worker.
-    const api = import.meta.resolve('tsx/esm/api');
-    const worker = new URL('./worker.ts', here).href;
-    return {
-      script: `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(worker)}); });`,
-      eval: true,
-    };
-  }
-  const url = new URL('./engine-worker.mjs', here);
-  if (!existsSync(fileURLToPath(url))) {
-    throw new NeoxError(`Engine worker not found at ${fileURLToPath(url)} (run \`npm run build\`)`, 'engine_missing');
-  }
-  return { script: url };
+/** The engine worker's script; NEOX_ENGINE_WORKER names another one (tests start broken and dying workers). */
+function engineWorker(): WorkerScript {
+  if (process.env.NEOX_ENGINE_WORKER) return { script: pathToFileURL(process.env.NEOX_ENGINE_WORKER), eval: false };
+  const entry = workerScript('engine');
+  if (!entry) throw new NeoxError('Engine worker not found next to the bundle (run `npm run build`)', 'engine_missing');
+  return entry;
 }
 
 interface Pending {
@@ -196,8 +178,8 @@ export async function loadRunner(opts: LoadOptions, onProgress?: (p: LoadProgres
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
     throw new NeoxError(`threads must be a positive integer (got ${opts.threads})`, 'bad_request');
   }
-  const entry = workerEntry();
-  const worker = new Worker(entry.script, { eval: entry.eval ?? false, execArgv: [] });
+  const entry = engineWorker();
+  const worker = new Worker(entry.script, { eval: entry.eval, execArgv: [] });
   const info = await new Promise<RunnerInfo>((resolve, reject) => {
     const onMessage = (m: FromWorker) => {
       if (m.type === 'progress') onProgress?.(m.progress);

@@ -3,8 +3,10 @@
  * (completion-service.ts) runs exactly these steps, and the golden cases in
  * test/fixtures/postprocess run every case through them, so a case shows what the user sees.
  */
+import { stopAtBlockEnd } from './block-end';
 import { postprocess } from './index';
 import { decideMultiline } from './multiline';
+import { cutRepetitionLoops } from './repetition';
 import { linePrefix, type PostprocessContext } from './types';
 
 /** The rules look at most this far around the cursor: enough for any block, cheap on big files. */
@@ -54,4 +56,17 @@ export function untrail(raw: string, ctx: InlineContext): string {
 /** The suggestion for one raw output, or undefined when nothing useful is left. */
 export function inlineSuggestion(raw: string, ctx: InlineContext): string | undefined {
   return postprocess(untrail(raw, ctx), ctx);
+}
+
+/**
+ * True once the completed lines of `text` (untrailed output so far) already end the suggestion
+ * (single line done, block closed, loop, enough lines): the server then stops generating, as
+ * the rest would be cut anyway.
+ */
+export function isComplete(text: string, ctx: PostprocessContext): boolean {
+  if (!ctx.multiline) return text.includes('\n');
+  const complete = text.slice(0, text.lastIndexOf('\n'));
+  if (complete.split('\n').length > ctx.maxLines) return true;
+  const cut = stopAtBlockEnd(cutRepetitionLoops(complete, ctx), ctx);
+  return cut.length < complete.length;
 }

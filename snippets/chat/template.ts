@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import type { ChatMessage } from '../../engine/types';
 import { NeoxError } from '../../engine/types';
-import { packageRoot } from '../../engine/cli/package-root';
+import { packageRoot } from '../../engine/assets';
 
 export interface ChatTemplate {
   render(messages: ChatMessage[]): string;

@@ -10,8 +10,7 @@
  * (e.g. inside a bundle that carries no worker script) quantization simply runs on one thread.
  */
 import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { workerScript } from '../../assets';
 import { checkBlockSize, quantizeInt4Columns, quantizeInt4Rows, type Int4Options, type Int4Weight } from './int4';
 
 export interface RowsJob {
@@ -34,7 +33,7 @@ export class Int4Pool {
 
   /** Starts `n` worker threads; resolves to null when they cannot run here. */
   static async start(n: number): Promise<Int4Pool | null> {
-    const entry = workerScript();
+    const entry = workerScript('quant');
     if (!entry || n < 1) return null;
     const workers: Worker[] = [];
     try {
@@ -109,19 +108,6 @@ export class Int4Pool {
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
-}
-
-/** The worker script from sources (under tsx) or next to a bundle, if it was bundled. */
-function workerScript(): { script: string | URL; eval: boolean } | null {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    // Node 20 workers do not inherit tsx's loader hooks: register tsx, then import the TS worker.
-    const api = import.meta.resolve('tsx/esm/api');
-    const worker = new URL('./int4-worker.ts', here).href;
-    return { script: `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(worker)}); });`, eval: true };
-  }
-  const url = new URL('./quant-worker.mjs', here);
-  return existsSync(fileURLToPath(url)) ? { script: url, eval: false } : null;
 }
 
 let active: Int4Pool | null = null;
