@@ -1,25 +1,16 @@
-/** The settings section shared with the server (NeoxSettings in server/protocol.ts). */
+/** The settings section shared with the server; keys, types and defaults come from the table in protocol/settings.ts. */
 import * as vscode from 'vscode';
-import type { NeoxSettings } from '../server/protocol';
+import { defaultOf, SETTING_ENTRIES, type NeoxSettings } from '../protocol/settings';
 
 export const SECTION = 'neoxComplete';
 export const API_KEY_SECRET = 'neoxComplete.apiKey';
 
+/** Every neoxComplete.* setting, typed by the settings table; a setting the user left out reads as its default. */
 export function settings(): NeoxSettings {
   const c = vscode.workspace.getConfiguration(SECTION);
-  return {
-    enabled: c.get('enabled', true),
-    backend: c.get('backend', 'local'),
-    modelPath: c.get('modelPath', ''),
-    quantization: c.get('quantization', 'int8'),
-    remoteUrl: c.get('remoteUrl', ''),
-    remoteModel: c.get('remoteModel', ''),
-    maxTokens: c.get('maxTokens', 64),
-    temperature: c.get('temperature', 0),
-    debounceMs: c.get('debounceMs', 'auto'),
-    enabledLanguages: c.get('enabledLanguages', ['*']),
-    contextBudget: c.get('contextBudget', 1536),
-  };
+  const out: Record<string, unknown> = {};
+  for (const [key] of SETTING_ENTRIES) out[key] = c.get(key, defaultOf(key));
+  return out as NeoxSettings;
 }
 
 export function languageEnabled(languageId: string): boolean {

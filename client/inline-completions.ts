@@ -10,10 +10,8 @@
  */
 import * as vscode from 'vscode';
 import type { LanguageClient, Middleware } from 'vscode-languageclient/node';
-import { CompletionEventNotification, type CompletionEventKind } from '../server/protocol';
+import { CompletionEventNotification, INLINE_ACCEPTED_COMMAND, type CompletionEventKind } from '../protocol/index';
 import { languageEnabled, settings } from './config';
-
-export const ACCEPTED_COMMAND = 'neoxComplete.inlineAccepted';
 
 interface ShownItem {
   completionId: string;
@@ -34,7 +32,7 @@ export class InlineCompletionTracker implements vscode.Disposable {
   constructor(private readonly state: vscode.Memento) {
     this.snoozedUntil = state.get<number>('neoxComplete.snoozedUntil', 0);
     this.disposables.push(
-      vscode.commands.registerCommand(ACCEPTED_COMMAND, (completionId: string, original?: vscode.Command) =>
+      vscode.commands.registerCommand(INLINE_ACCEPTED_COMMAND, (completionId: string, original?: vscode.Command) =>
         this.accepted(completionId, original),
       ),
       vscode.commands.registerCommand('neoxComplete.acceptWord', () => this.acceptPart('editor.action.inlineSuggest.acceptNextWord')),
@@ -97,8 +95,8 @@ export class InlineCompletionTracker implements vscode.Disposable {
   private wrapCommand(item: vscode.InlineCompletionItem): void {
     const id = completionIdOf(item.command);
     if (!id) return;
-    const original = item.command && item.command.command !== ACCEPTED_COMMAND ? item.command : undefined;
-    item.command = { title: 'Accept', command: ACCEPTED_COMMAND, arguments: [id, original] };
+    const original = item.command && item.command.command !== INLINE_ACCEPTED_COMMAND ? item.command : undefined;
+    item.command = { title: 'Accept', command: INLINE_ACCEPTED_COMMAND, arguments: [id, original] };
   }
 
   private async accepted(completionId: string, original?: vscode.Command): Promise<void> {

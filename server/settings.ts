@@ -1,53 +1,52 @@
 /**
- * Settings from workspace/configuration (section "neoxComplete") merged over the defaults.
- * A value of the wrong type is replaced by its default and reported once, naming the setting,
- * instead of breaking completions.
+ * Settings from workspace/configuration (section "neoxComplete") merged over the defaults of the
+ * settings table (protocol/settings.ts). A value of the wrong type, or not one of its enum's values,
+ * is replaced by its default and reported once, naming the setting, instead of breaking completions;
+ * a number outside the table's minimum..maximum is clamped to it, an integer setting is floored.
  */
-import { DEFAULT_SETTINGS, type NeoxExtraSettings, type NeoxSettings } from './protocol';
+import { defaultSettings, SETTING_ENTRIES, type NeoxSettings, type SettingSpec } from '../protocol/settings';
 import type { CompletionSettings } from './completion-service';
-import { REMOTE_DEFAULTS } from '../engine/index';
 
-export type EffectiveSettings = NeoxSettings & Required<NeoxExtraSettings>;
+/** Every setting, resolved. */
+export type EffectiveSettings = NeoxSettings;
 
-export const DEFAULT_EXTRA: Required<NeoxExtraSettings> = {
-  candidates: 3,
-  maxLines: 12,
-  crossFileContext: true,
-  remoteCaFile: '',
-  remoteConnectTimeoutMs: REMOTE_DEFAULTS.connectTimeoutMs,
-  remoteFirstTokenTimeoutMs: REMOTE_DEFAULTS.firstTokenTimeoutMs,
-};
+const clamp = (v: number, s: { minimum: number; maximum?: number }): number => Math.min(s.maximum ?? Infinity, Math.max(s.minimum, v));
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-const ENUMS: Partial<Record<keyof NeoxSettings, readonly string[]>> = {
-  backend: ['local', 'openai', 'tgi'],
-  quantization: ['fp32', 'int8', 'int4'],
-};
+/** The value `v` stands for under `spec`, or undefined when it is not valid there. */
+function resolveValue(spec: SettingSpec, v: unknown): unknown {
+  switch (spec.type) {
+    case 'boolean':
+    case 'string':
+      return typeof v === spec.type ? v : undefined;
+    case 'enum':
+      return typeof v === 'string' && spec.values.includes(v) ? v : undefined;
+    case 'integer':
+      return isNumber(v) ? clamp(Math.floor(v), spec) : undefined;
+    case 'number':
+      return isNumber(v) ? clamp(v, spec) : undefined;
+    case 'numberOrAuto':
+      return v === 'auto' ? v : isNumber(v) ? clamp(v, spec) : undefined;
+    case 'stringArray':
+      return Array.isArray(v) && v.every((x) => typeof x === 'string') ? [...v] : undefined;
+  }
+}
 
 export function resolveSettings(raw: unknown): { settings: EffectiveSettings; problems: string[] } {
   const problems: string[] = [];
-  const base: EffectiveSettings = { ...DEFAULT_SETTINGS, ...DEFAULT_EXTRA };
-  if (raw === null || raw === undefined) return { settings: base, problems };
-  if (typeof raw !== 'object') return { settings: base, problems: ['neoxComplete: expected an object of settings'] };
+  const settings = defaultSettings();
+  if (raw === null || raw === undefined) return { settings, problems };
+  if (typeof raw !== 'object') return { settings, problems: ['neoxComplete: expected an object of settings'] };
   const r = raw as Record<string, unknown>;
-  const out = base as unknown as Record<string, unknown>;
-  for (const [key, def] of Object.entries(base)) {
+  const out = settings as Record<string, unknown>;
+  for (const [key, spec] of SETTING_ENTRIES) {
     const v = r[key];
     if (v === undefined || v === null) continue;
-    let ok: boolean;
-    if (key === 'debounceMs') ok = v === 'auto' || (typeof v === 'number' && v >= 0);
-    else if (key === 'enabledLanguages') ok = Array.isArray(v) && v.every((x) => typeof x === 'string');
-    else if (ENUMS[key as keyof NeoxSettings]) ok = ENUMS[key as keyof NeoxSettings]!.includes(v as string);
-    else if (typeof def === 'number') ok = typeof v === 'number' && Number.isFinite(v) && v >= 0;
-    else ok = typeof v === typeof def;
-    if (ok) out[key] = v;
-    else problems.push(`neoxComplete.${key}: ${JSON.stringify(v)} is not valid, using ${JSON.stringify(def)}`);
+    const value = resolveValue(spec, v);
+    if (value !== undefined) out[key] = value;
+    else problems.push(`neoxComplete.${key}: ${JSON.stringify(v)} is not valid, using ${JSON.stringify(out[key])}`);
   }
-  const s = out as unknown as EffectiveSettings;
-  s.maxTokens = Math.max(1, Math.floor(s.maxTokens));
-  s.candidates = Math.min(8, Math.max(1, Math.floor(s.candidates)));
-  s.maxLines = Math.max(1, Math.floor(s.maxLines));
-  s.contextBudget = Math.max(64, Math.floor(s.contextBudget));
-  return { settings: s, problems };
+  return { settings, problems };
 }
 
 export function languageEnabled(s: NeoxSettings, languageId: string): boolean {

@@ -1,0 +1,222 @@
+/**
+ * The contract between the extension (client/) and the language server (server/): every custom
+ * LSP method, with its direction, typed params and results, declared once here and imported by
+ * both sides (as Tabby's tabby-agent protocol.ts does). The settings table is protocol/settings.ts;
+ * methods only tests use are protocol/debug.ts.
+ *
+ * Standard LSP is used where it exists: `textDocument/inlineCompletion` (LSP 3.18) for ghost text,
+ * `workspace/configuration` (section "neoxComplete") for settings.
+ *
+ * Streaming: a long request (generate from comment, generate file, chat) returns its final result
+ * as the response, and sends `neox/stream` notifications with the same `streamId` (chosen by the
+ * client) while it runs. Every request is cancellable with the standard `$/cancelRequest`
+ * (vscode-jsonrpc CancellationToken).
+ *
+ * Dependencies: vscode-languageserver-protocol and engine/types.ts only (a tsconfig project reference).
+ */
+import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
+import type { Position, Range } from 'vscode-languageserver-protocol';
+import type { BackendKind, Quantization } from '../engine/types';
+import type { NeoxSettings } from './settings';
+
+export type { BackendKind, Quantization } from '../engine/types';
+export { DEFAULT_SETTINGS, SETTINGS, SETTING_ENTRIES, contributedConfiguration, defaultOf, defaultSettings } from './settings';
+export type { NeoxSettings, SettingKey, SettingSpec } from './settings';
+
+/** The settings the server treats as optional extras. @deprecated every setting is in NeoxSettings now. */
+export type NeoxExtraSettings = Partial<
+  Pick<NeoxSettings, 'candidates' | 'maxLines' | 'crossFileContext' | 'remoteCaFile' | 'remoteConnectTimeoutMs' | 'remoteFirstTokenTimeoutMs'>
+>;
+
+// ---------- initialization ----------
+
+/** `initializationOptions` of the initialize request (client -> server). */
+export interface NeoxInitializationOptions {
+  extensionPath?: string;
+  /** The embedded default checkpoint (used when settings.modelPath is ''). */
+  defaultModelPath?: string;
+  /** Per-user folder for converted ONNX models. */
+  cacheDir?: string;
+  /** Folder for the local statistics file (statistics.json); default cacheDir; none: kept in memory only. */
+  storagePath?: string;
+  /** Register the test-only methods of protocol/debug.ts (set by the LSP test harness and benchmarks, never by the extension). */
+  testHooks?: boolean;
+}
+
+/**
+ * The command inline items carry: `{ command: INLINE_ACCEPTED_COMMAND, arguments: [completionId] }`.
+ * The client registers it and reports `accepted` with CompletionEventNotification.
+ */
+export const INLINE_ACCEPTED_COMMAND = 'neoxComplete.inlineAccepted';
+
+// ---------- secrets ----------
+
+export interface SetSecretsParams {
+  apiKey?: string;
+}
+/** Client -> server notification, after start and when the API key changes (secrets never go through settings). */
+export const SetSecretsNotification = new NotificationType<SetSecretsParams>('neox/setSecrets');
+
+// ---------- streaming ----------
+
+export interface StreamParams {
+  streamId: string;
+  /** Text to append to what was streamed so far. */
+  delta: string;
+  /** Choice index when several are streamed. */
+  index?: number;
+}
+/** Server -> client notification: a piece of the answer to the running request with this `streamId`. */
+export const StreamNotification = new NotificationType<StreamParams>('neox/stream');
+
+// ---------- generate from comment / docstring ----------
+
+export interface GenerateFromCommentParams {
+  streamId: string;
+  textDocument: { uri: string };
+  position: Position;
+}
+export interface GenerateFromCommentResult {
+  /** Where the generated code goes (an empty range: an insertion). */
+  range: Range;
+  text: string;
+  /** The comment that was used, for the UI. */
+  comment: string;
+  finishReason: string;
+}
+/** Client -> server request: code for the comment or docstring at or above `position`, streamed with `neox/stream`. */
+export const GenerateFromCommentRequest = new RequestType<GenerateFromCommentParams, GenerateFromCommentResult, void>(
+  'neox/generateFromComment',
+);
+
+// ---------- generate a whole file ----------
+
+export interface GenerateFileParams {
+  streamId: string;
+  description: string;
+  /** File name; its extension picks the language. */
+  fileName: string;
+  languageId?: string;
+}
+export interface GenerateFileResult {
+  text: string;
+  finishReason: string;
+}
+/** Client -> server request: a new file from a description, streamed with `neox/stream`. */
+export const GenerateFileRequest = new RequestType<GenerateFileParams, GenerateFileResult, void>('neox/generateFile');
+
+// ---------- chat ----------
+
+export interface ChatTurn {
+  role: 'user' | 'assistant';
+  content: string;
+}
+export interface ChatContext {
+  /** Attached selection or file. */
+  fileName?: string;
+  languageId?: string;
+  text: string;
+}
+export interface ChatParams {
+  streamId: string;
+  messages: ChatTurn[];
+  context?: ChatContext[];
+}
+export interface ChatResult {
+  content: string;
+  finishReason: string;
+}
+/** Client -> server request: the assistant's answer to the conversation, streamed with `neox/stream`. */
+export const ChatRequest = new RequestType<ChatParams, ChatResult, void>('neox/chat');
+
+// ---------- status ----------
+
+export type EngineState = 'starting' | 'loading' | 'ready' | 'generating' | 'error' | 'disabled';
+export interface StatusParams {
+  state: EngineState;
+  backend: BackendKind;
+  /** Local: the checkpoint folder's path; remote: the model id (or the URL before it is known). */
+  model: string;
+  /**
+   * What to call the model in the UI: a local checkpoint's folder name (e.g. neox-code-23m), a remote
+   * model's id. Paths are too long for the status bar and progress notifications. Absent: derive from `model`.
+   */
+  modelName?: string;
+  /** The precision a local model runs in; absent for remote backends (the server decides theirs). */
+  quantization?: Quantization;
+  /** Latency of the last completion, ms. */
+  lastLatencyMs?: number;
+  message?: string;
+  /** Load/convert progress 0..1 when known. */
+  progress?: number;
+}
+/** Server -> client notification, whenever the state changes. */
+export const StatusNotification = new NotificationType<StatusParams>('neox/status');
+/** Client -> server request: the current status, on demand. */
+export const GetStatusRequest = new RequestType0<StatusParams, void>('neox/getStatus');
+
+// ---------- settings applied ----------
+
+export interface SettingsAppliedParams {
+  /**
+   * How many times the server has applied settings, counting from 1: the pull after `initialized`
+   * is 1, each `workspace/didChangeConfiguration` adds one. The n-th application used the n-th
+   * `workspace/configuration` answer the client gave.
+   */
+  generation: number;
+}
+/**
+ * Server -> client notification, after settings pulled with `workspace/configuration` (or pushed with
+ * `workspace/didChangeConfiguration`) are in effect: every request sent after this notification
+ * arrives is served with them. A backend rebuild they cause may still be loading (follow
+ * `neox/status`). Clients may ignore it; tests wait on it instead of sleeping.
+ */
+export const SettingsAppliedNotification = new NotificationType<SettingsAppliedParams>('neox/settingsApplied');
+
+// ---------- acceptance events and statistics ----------
+
+export type CompletionEventKind = 'shown' | 'accepted' | 'partiallyAccepted' | 'dismissed';
+export interface CompletionEventParams {
+  /** The id the server put in the inline item's command arguments. */
+  completionId: string;
+  kind: CompletionEventKind;
+  /** For partial acceptance: characters accepted. */
+  acceptedLength?: number;
+}
+/** Client -> server notification: what the user did with a suggestion (counted in the local statistics). */
+export const CompletionEventNotification = new NotificationType<CompletionEventParams>('neox/completionEvent');
+
+export interface StatisticsResult {
+  shown: number;
+  accepted: number;
+  partiallyAccepted: number;
+  dismissed: number;
+  requests: number;
+  cacheHits: number;
+  typedThroughHits: number;
+  latencyMs: { p50: number; p90: number; p95: number; p99: number; count: number };
+}
+/** Client -> server request: the local completion statistics. */
+export const GetStatisticsRequest = new RequestType0<StatisticsResult, void>('neox/getStatistics');
+
+// ---------- models ----------
+
+export interface ListedModel {
+  /** Local: the checkpoint folder; remote: the model id. */
+  id: string;
+  backend: BackendKind;
+  description?: string;
+  /** What the model picker shows as its label (a folder or model name, never a whole path). */
+  name?: string;
+  /** Where it lives (a folder or a server URL): the picker's detail line. */
+  location?: string;
+  /** The model the current settings select. */
+  current?: boolean;
+  /** The embedded default model: selecting it sets modelPath to '' (not to its folder inside the extension). */
+  embedded?: boolean;
+}
+export interface ListModelsResult {
+  models: ListedModel[];
+}
+/** Client -> server request: the models the model picker offers (local checkpoints and the remote server's). */
+export const ListModelsRequest = new RequestType0<ListModelsResult, void>('neox/listModels');
