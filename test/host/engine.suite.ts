@@ -53,9 +53,12 @@ describe('cancelling a generation', () => {
   it('"Generate code from comment" cancelled mid-stream leaves the document as it was', async () => {
     const a = await api();
     await waitForState(a, 'ready');
-    const original = '# return the product of a list\n';
-    const editor = await openWorkspaceFile('host_cancel.py', original);
-    editor.selection = new vscode.Selection(0, 30, 0, 30);
+    // A comment whose code streams for a while (about 250 ms of lines with the default model at
+    // int8): short answers (a two-line Python function) finish before a cancel can reach the server.
+    const comment = '// an express server with routes to list, create, update and delete users';
+    const original = comment + '\n';
+    const editor = await openWorkspaceFile('host_cancel.js', original);
+    editor.selection = new vscode.Selection(0, comment.length, 0, comment.length);
     const cts = new vscode.CancellationTokenSource();
     let streamed = false;
     // Cancel as soon as the first streamed text lands in the document.
