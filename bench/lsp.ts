@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, startServer, type Harness } from '../test/server/lsp-harness';
-import { DebugLastCompletionRequest } from '../server/protocol';
+import { DebugLastCompletionRequest } from '../protocol/debug';
 
 const args = process.argv.slice(2);
 const quant = (args[args.indexOf('--quant') + 1] && args.includes('--quant') ? args[args.indexOf('--quant') + 1] : 'int8') as 'int8' | 'fp32';

@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { GetStatusRequest, SetSecretsNotification, StatusNotification, StreamNotification } from '../server/protocol';
+import { GetStatusRequest, SetSecretsNotification, StatusNotification, StreamNotification } from '../protocol/index';
 import { API_KEY_SECRET, openSettings } from './config';
 import type { InlineCompletionTracker } from './inline-completions';
 import { createLanguageClient } from './server-connection';

@@ -10,7 +10,7 @@
  * error is gone (error-notice.ts), which a showErrorMessage toast cannot.
  */
 import * as vscode from 'vscode';
-import type { StatusParams } from '../server/protocol';
+import type { StatusParams } from '../protocol/index';
 import { ErrorNotice, type NoticeHandle } from './error-notice';
 import { modelDisplayName, progressTitle, shortenPaths, statusText } from './status-text';
 

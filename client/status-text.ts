@@ -3,7 +3,7 @@
  * status (no vscode import, so node:test covers them). Local models are named by their folder, never by
  * their path: a path pushes the state off a status bar item and cuts a notification short.
  */
-import type { EngineState, StatusParams } from '../server/protocol';
+import type { EngineState, StatusParams } from '../protocol/index';
 
 const ICONS: Record<EngineState, string> = {
   starting: '$(loading~spin)',

@@ -3,7 +3,7 @@
  * (generate from comment, generate file, chat). One router per language client.
  */
 import { randomUUID } from 'node:crypto';
-import type { StreamParams } from '../server/protocol';
+import type { StreamParams } from '../protocol/index';
 
 export type StreamListener = (delta: string, index: number) => void;
 

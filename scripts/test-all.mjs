@@ -21,7 +21,7 @@ const secs = (ms) => `${(ms / 1000).toFixed(0)} s`;
 
 const SUITES = [
   // failLine: the suite's own lines that name a failure, quoted in the summary.
-  { id: 'typecheck', script: 'typecheck', title: 'typecheck (tsc --noEmit)', failLine: /error TS\d+/ },
+  { id: 'typecheck', script: 'typecheck', title: 'typecheck (tsc -b)', failLine: /error TS\d+/ },
   { id: 'unit', script: 'test:unit', title: 'unit + integration tests (node:test)', passArgs: true, failLine: /^ {2}x / },
   { id: 'e2e', script: 'test:e2e', title: 'real-editor tests (code-server + Chromium)', needsSystem: true, failLine: /^not ok \d+ - / },
 ];

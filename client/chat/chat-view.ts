@@ -4,7 +4,7 @@
  * file on request, and carries out the code-block buttons (copy, insert at cursor, open as new file).
  */
 import * as vscode from 'vscode';
-import { ChatRequest, type ChatContext } from '../../server/protocol';
+import { ChatRequest, type ChatContext } from '../../protocol/index';
 import type { NeoxClient } from '../neox-client';
 import { Conversation } from './conversation';
 import { chatHtml } from './html';

@@ -1,6 +1,6 @@
 /** The chat conversation, kept per workspace (workspaceState) so it survives window reloads. */
 import type * as vscode from 'vscode';
-import type { ChatTurn } from '../../server/protocol';
+import type { ChatTurn } from '../../protocol/index';
 
 const KEY = 'neoxComplete.chat.conversation';
 /** Older turns are dropped from storage; the server trims what it sends to the model anyway. */

@@ -3,7 +3,7 @@
  * (or an untitled document without one) and streams the generated content into it.
  */
 import * as vscode from 'vscode';
-import { GenerateFileRequest } from '../../server/protocol';
+import { GenerateFileRequest } from '../../protocol/index';
 import { EditorStream } from '../editor-stream';
 import type { NeoxClient } from '../neox-client';
 

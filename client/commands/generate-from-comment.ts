@@ -5,7 +5,7 @@
  * cancelling (the progress notification's Cancel) leaves the document as it was.
  */
 import * as vscode from 'vscode';
-import { GenerateFromCommentRequest } from '../../server/protocol';
+import { GenerateFromCommentRequest } from '../../protocol/index';
 import { EditorStream } from '../editor-stream';
 import type { NeoxClient } from '../neox-client';
 

@@ -1,5 +1,5 @@
 /** How the model picker names a model the server lists (no vscode import, so node:test covers it). */
-import type { ListedModel } from '../../server/protocol';
+import type { ListedModel } from '../../protocol/index';
 import { lastSegment } from '../status-text';
 
 /**

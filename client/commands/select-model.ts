@@ -4,7 +4,7 @@
  * picks them up live.
  */
 import * as vscode from 'vscode';
-import { ListModelsRequest, type BackendKind } from '../../server/protocol';
+import { ListModelsRequest, type BackendKind } from '../../protocol/index';
 import { settings, updateSetting } from '../config';
 import type { NeoxClient } from '../neox-client';
 import { modelPickRow } from './model-row';

@@ -2,7 +2,7 @@
  * The statistics page's Markdown (no vscode import, so node:test covers it). Every table has a real
  * header row: a Markdown table without one is not a table, and an empty one renders as a blank bar.
  */
-import type { StatisticsResult } from '../../server/protocol';
+import type { StatisticsResult } from '../../protocol/index';
 
 /** Full acceptances per shown suggestion (one suggestion can be partially accepted several times). */
 export function acceptanceRate(s: Pick<StatisticsResult, 'shown' | 'accepted'>): string {

@@ -3,7 +3,7 @@
  * shown rendered in the built-in Markdown preview (tables and all; the raw text is not for reading).
  */
 import * as vscode from 'vscode';
-import { GetStatisticsRequest, type StatisticsResult } from '../../server/protocol';
+import { GetStatisticsRequest, type StatisticsResult } from '../../protocol/index';
 import type { NeoxClient } from '../neox-client';
 import { statisticsMarkdown } from './statistics-markdown';
 

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import MarkdownIt from 'markdown-it';
-import type { StatisticsResult } from '../../server/protocol';
+import type { StatisticsResult } from '../../protocol/index';
 import { statisticsMarkdown } from '../../client/commands/statistics-markdown';
 import { modelPickRow } from '../../client/commands/model-row';
 

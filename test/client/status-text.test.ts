@@ -2,7 +2,7 @@
 // its precision and backend, and progress messages without the long folder paths that cut them off.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { StatusParams } from '../../server/protocol';
+import type { StatusParams } from '../../protocol/index';
 import { modelDisplayName, progressTitle, shortenPaths, statusText } from '../../client/status-text';
 
 const DIR = '/root/.vscode-server/extensions/neox-complete.neox-complete-linux-x64-0.1.0/models/neox-code-23m';

@@ -67,7 +67,7 @@ describe('commands', () => {
 
 describe('inline completion events', () => {
   it('reports shown once, nothing while typing through, dismissed when replaced, accepted through the item command', async () => {
-    const { GetStatisticsRequest } = await import('../../server/protocol');
+    const { GetStatisticsRequest } = await import('../../protocol/index');
     const a = await api();
     await until('language server running', () => a.neox.client.isRunning(), 60_000);
     const stats = () => a.neox.client.sendRequest(GetStatisticsRequest);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { api, EXTENSION_ID, setSetting, until, waitForState } from './helpers';
 
-/** The keys of NeoxSettings (server/protocol.ts) that must be contributed as neoxComplete.* settings. */
+/** The keys of the settings table (protocol/settings.ts) that must be contributed as neoxComplete.* settings. */
 const SETTINGS = [
   'enabled', 'backend', 'modelPath', 'quantization', 'remoteUrl', 'remoteModel', 'maxTokens', 'temperature', 'debounceMs', 'enabledLanguages', 'contextBudget',
   'candidates', 'maxLines', 'crossFileContext', 'remoteCaFile', 'remoteConnectTimeoutMs', 'remoteFirstTokenTimeoutMs',

@@ -21,7 +21,7 @@ import {
   type MessageConnection,
 } from 'vscode-languageserver-protocol/node';
 import { InlineCompletionRequest, type InlineCompletionList, type Position } from 'vscode-languageserver-protocol';
-import { SettingsAppliedNotification, type NeoxSettings, type StatusParams } from '../../server/protocol';
+import { SettingsAppliedNotification, type NeoxSettings, type StatusParams } from '../../protocol/index';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -184,7 +184,8 @@ export async function startServer(settings: Partial<NeoxSettings> & Record<strin
     processId: process.pid,
     rootUri: 'file:///work/project',
     capabilities: { workspace: { configuration: true } },
-    initializationOptions: init,
+    // testHooks: the server registers the test-only methods of protocol/debug.ts.
+    initializationOptions: { testHooks: true, ...init },
   });
   await conn.sendNotification('initialized', {});
   return h;

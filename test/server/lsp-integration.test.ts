@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { postprocess } from '../../server/postprocess/index';
 import { CancellationTokenSource, ROOT, startServer, type Harness } from './lsp-harness';
-import { DebugInFlightRequest, DebugLastCompletionRequest } from '../../server/protocol';
+import { DebugInFlightRequest, DebugLastCompletionRequest } from '../../protocol/debug';
 
 // int8 is the shipped default; NEOX_TEST_QUANT=fp32 checks the other path.
 /** Every test gets a timeout: a hung request fails the test instead of blocking the run. */
