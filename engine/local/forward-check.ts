@@ -1,7 +1,6 @@
 /**
- * Validation of a forward() call, shared by the worker's KV runner and the caller-side proxy so
- * both reject exactly the same calls (the proxy's mirror of cached tokens then never diverges
- * from the worker's cache).
+ * Validation of a forward() call against the cached tokens, on the caller's side (load.ts), which
+ * owns them: a call that passes is one the worker's KV cache can take.
  */
 import { NeoxError } from '../types';
 

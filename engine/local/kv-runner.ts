@@ -7,12 +7,14 @@
  * Rows share a slot timeline. Ragged rows leave masked padding slots; each row remembers which
  * slots hold its tokens, and the attention bias masks everything else, so each row computes
  * exactly what it would alone.
+ *
+ * Arguments are not checked here: the caller-side runner (load.ts) owns the cached token ids and
+ * checks every call against them before it reaches this thread.
  */
 import * as ort from 'onnxruntime-node';
 import { NeoxError } from '../types';
 import type { NeoxConfig } from './config';
 import { io, MASKED } from './onnx/neox-graph';
-import { checkForward } from './forward-check';
 
 export interface ForwardOutput {
   /** Logits of the returned positions of every row, concatenated; with targets, their log-probabilities. */
@@ -63,7 +65,6 @@ export class OnnxKvRunner {
   }
 
   reset(rows: number): void {
-    if (!Number.isInteger(rows) || rows < 1) throw new NeoxError(`reset: rows must be a positive integer (got ${rows})`, 'bad_request');
     const sameShape = rows === this.rows && this.keys.length > 0;
     this.rows = rows;
     this.slots = 0;
@@ -124,8 +125,8 @@ export class OnnxKvRunner {
    */
   async forward(tokens: number[][], allLogits: boolean, targets?: number[][]): Promise<ForwardOutput> {
     const c = this.config;
-    const rows = checkForward(tokens, targets, this.rowSlots.map((r) => r.length), c.vocabSize, c.maxPositions);
-    if (rows !== this.rows) this.reset(rows);
+    // An empty cache takes the row count of its first forward.
+    if (tokens.length !== this.rows && this.rowSlots.every((r) => r.length === 0)) this.reset(tokens.length);
     const B = this.rows;
     let T = 0;
     for (const row of tokens) T = Math.max(T, row.length);
@@ -202,9 +203,6 @@ export class OnnxKvRunner {
   }
 
   reorder(src: number[]): void {
-    if (!Array.isArray(src) || src.length === 0 || src.some((i) => !Number.isInteger(i) || i < 0 || i >= this.rows)) {
-      throw new NeoxError(`reorder: every source row must be an integer in 0..${this.rows - 1} (got ${JSON.stringify(src)})`, 'bad_request');
-    }
     if (src.length === this.rows && src.every((s, i) => s === i)) return;
     const rowFloats = this.config.numHeads * this.config.headSize;
     const oldSlots = this.rowSlots;
@@ -245,7 +243,6 @@ export class OnnxKvRunner {
   }
 
   truncate(len: number): void {
-    if (!Number.isInteger(len) || len < 0) throw new NeoxError(`truncate: length must be a non-negative integer (got ${len})`, 'bad_request');
     let last = -1;
     this.rowSlots = this.rowSlots.map((r) => {
       const kept = r.slice(0, len);

@@ -28,7 +28,10 @@ interface Pending {
 }
 
 class WorkerRunner implements ModelRunner {
-  /** Mirror of the worker's cached tokens, kept in step by applying the same operations. */
+  /**
+   * The cached token ids of each row. The worker keeps only their keys and values, so this side
+   * checks every call against them and the worker takes what it is sent.
+   */
   private tokens: number[][] = [[]];
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -106,13 +109,12 @@ class WorkerRunner implements ModelRunner {
     if (this.dead) return Promise.reject(this.dead);
     const copy = tokens.map((r) => (Array.isArray(r) ? r.slice() : r));
     try {
-      // Same checks as the worker, so a call the worker would reject never reaches the mirror.
       const rows = checkForward(copy, targets, this.tokens.map((r) => r.length), this.info.vocabSize, this.info.contextLength);
       if (rows !== this.tokens.length) this.tokens = copy.map(() => []);
     } catch (e) {
       return Promise.reject(e);
     }
-    // The mirror follows call order (the worker handles messages in order), so a truncate or
+    // The tokens follow call order (the worker handles messages in order), so a truncate or
     // reorder issued before this forward resolves applies after its tokens, as in the worker.
     copy.forEach((r, i) => this.tokens[i].push(...r));
     const id = this.nextId++;

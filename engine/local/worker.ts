@@ -18,7 +18,8 @@ const port = parentPort;
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 let runner: OnnxKvRunner | undefined;
-// A failed reset/reorder/truncate (fire-and-forget on the caller's side) fails the next forward.
+// A reset/reorder/truncate that fails here (they are fire-and-forget on the caller's side, which has
+// already checked their arguments: e.g. out of memory) fails the next forward.
 let deferredError: NeoxError | undefined;
 // Messages are handled strictly in order, even though forward() awaits onnxruntime.
 let queue: Promise<void> = Promise.resolve();
