@@ -1,6 +1,6 @@
 /**
- * The post-processing pipeline: every rule is its own module (golden tests in
- * test/server/postprocess.test.ts); this file only fixes their order.
+ * The post-processing pipeline: every rule is its own module; this file only fixes their order.
+ * Inline completions enter through inline.ts; golden cases: test/fixtures/postprocess.
  */
 import { balanceBrackets } from './balance-brackets';
 import { stopAtBlockEnd } from './block-end';
