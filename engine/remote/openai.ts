@@ -14,7 +14,8 @@
 import type { ChatRequest, CompletionBackend, CompletionRequest, CompletionResult, DecodingOptions, FinishReason, ModelInfo, TextChunk } from '../types';
 import { NeoxError } from '../types';
 import { ChatFallback } from './chat-fallback';
-import { CancelledError, HttpClient, type CallOptions } from './http';
+import { HttpClient, type CallOptions } from './http';
+import { CancelledError } from './http-errors';
 import { ResultBuilder } from './result';
 import { endpoint, type ResolvedRemoteSettings } from './settings';
 import { TokenCounter } from './token-count';

@@ -14,7 +14,8 @@
 import type { ChatRequest, CompletionBackend, CompletionRequest, CompletionResult, FinishReason, ModelInfo, TextChunk } from '../types';
 import { NeoxError } from '../types';
 import { ChatFallback } from './chat-fallback';
-import { CancelledError, HttpClient } from './http';
+import { HttpClient } from './http';
+import { CancelledError } from './http-errors';
 import { OpenAIBackend } from './openai';
 import { ResultBuilder } from './result';
 import { endpoint, type ResolvedRemoteSettings } from './settings';

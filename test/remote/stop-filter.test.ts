@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StopFilter } from '../../engine/remote/stop-filter';
-import { parseRetryAfter, serverMessage } from '../../engine/remote/http';
+import { parseRetryAfter, serverMessage } from '../../engine/remote/http-errors';
 
 function run(stops: string[], pieces: string[]): { out: string[]; stopped: boolean } {
   const f = new StopFilter(stops);
