@@ -48,6 +48,11 @@ export interface DecodingOptions {
 
 export interface CompletionRequest extends DecodingOptions {
   prompt: string;
+  /**
+   * The prompt already tokenized with this backend's tokenizer (see `tokenize`), so it is not
+   * encoded twice; backends without a tokenizer ignore it.
+   */
+  promptIds?: number[];
   /** Aborting stops generation between two tokens; the result then has finishReason 'cancelled'. */
   signal?: AbortSignal;
 }
@@ -116,6 +121,8 @@ export interface CompletionBackend {
   chat(req: ChatRequest, onChunk?: (c: TextChunk) => void): Promise<CompletionResult>;
   /** Token count of `text` (exact for local, may be estimated for remote). Used for prompt budgets. */
   countTokens(text: string): Promise<number>;
+  /** Token ids of `text`, where the backend has its own tokenizer: what `promptIds` takes. */
+  tokenize?(text: string): Promise<number[]>;
   /** Cheap liveness check for the status bar. */
   health(): Promise<{ ok: boolean; message?: string }>;
   dispose(): Promise<void>;
