@@ -3,7 +3,8 @@
  * so one team machine can serve several editors. Logs one line per request on stderr;
  * SIGINT/SIGTERM stop accepting, let running requests finish, then exit.
  */
-import { startServe, formatRecord } from '../serve/server';
+import { startServe } from '../serve/server';
+import { formatRecord } from '../serve/context';
 import { basename, resolve } from 'node:path';
 import type { Command } from './command';
 import { UsageError } from './command';

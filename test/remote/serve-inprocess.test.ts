@@ -5,7 +5,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLocalBackend, type LocalBackend } from '../../engine/local/local-backend';
 import { createRemoteBackend } from '../../engine/remote/index';
-import { startServe, type RequestRecord, type ServeHandle } from '../../engine/serve/server';
+import { startServe, type ServeHandle } from '../../engine/serve/server';
+import type { RequestRecord } from '../../engine/serve/context';
 import { NeoxError } from '../../engine/types';
 import { defaultModel } from './serve-process';
 

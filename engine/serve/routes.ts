@@ -1,0 +1,155 @@
+/**
+ * The routes of `neox serve`: GET /health (open), and behind the API key GET /v1/models,
+ * POST /v1/completions and POST /v1/chat/completions, which wait for an admission slot (429 when
+ * the queue is full). Every request ends in one access-log record.
+ */
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import type * as http from 'node:http';
+import { NeoxError, type ModelInfo } from '../types';
+import { sendJson, type RequestRecord, type ServeContext } from './context';
+import { generate, type GenerationRequest } from './generation';
+import { errorBody, HttpError, parseCommon, parseMessages, parsePrompt } from './wire';
+
+/** Answers one request; `gone` aborts when its client disconnects (or close() gives up waiting). */
+export async function handleRequest(ctx: ServeContext, req: http.IncomingMessage, res: http.ServerResponse, gone: AbortSignal): Promise<void> {
+  ctx.counters.requests++;
+  const t0 = performance.now();
+  const path = (req.url ?? '/').split('?')[0];
+  const rec: RequestRecord = { id: randomUUID().replace(/-/g, '').slice(0, 24), method: req.method ?? '?', path, status: 200, stream: false, ms: 0 };
+  try {
+    await route(ctx, req, res, gone, rec);
+  } catch (e) {
+    sendError(ctx, res, toHttpError(e), rec);
+  } finally {
+    rec.ms = performance.now() - t0;
+    ctx.onRequest?.(rec);
+  }
+}
+
+async function route(ctx: ServeContext, req: http.IncomingMessage, res: http.ServerResponse, gone: AbortSignal, rec: RequestRecord): Promise<void> {
+  const { path } = rec;
+  if (ctx.closing) throw new HttpError(503, 'server is shutting down', 'unavailable');
+  // Open (no key): load balancers and monitors poll it; it reveals only load figures.
+  if (path === '/health' && req.method === 'GET') {
+    const { admission } = ctx;
+    return sendJson(ctx, res, 200, { status: 'ok', model: ctx.model.id, running: admission.running, queued: admission.queued, maxQueue: admission.maxQueue });
+  }
+  if (!path.startsWith('/v1/')) throw new HttpError(404, `no route ${req.method} ${path}`, 'not_found');
+  if (ctx.keyHash && !authorized(req.headers.authorization, ctx.keyHash)) {
+    ctx.counters.rejectedAuth++;
+    throw new HttpError(401, 'missing or wrong API key (send "Authorization: Bearer <key>")', 'authentication_error');
+  }
+  if (path === '/v1/models' && req.method === 'GET') return sendJson(ctx, res, 200, modelsBody(ctx.model));
+  const kind = path === '/v1/completions' ? 'completion' : path === '/v1/chat/completions' ? 'chat' : undefined;
+  if (!kind) throw new HttpError(404, `no route ${req.method} ${path}`, 'not_found');
+  if (req.method !== 'POST') throw new HttpError(405, `${path} takes POST`, 'invalid_request_error');
+  const body = await readJson(req, ctx.maxBodyBytes, () => ctx.counters.rejectedTooLarge++);
+  const request = parseGeneration(ctx, kind, body);
+  rec.stream = request.options.stream;
+  rec.maxTokens = request.options.maxTokens;
+  await admitAndGenerate(ctx, request, res, gone, rec);
+}
+
+function parseGeneration(ctx: ServeContext, kind: 'completion' | 'chat', body: Record<string, unknown>): GenerationRequest {
+  const options = parseCommon(body, ctx.model.contextLength);
+  if (options.model && options.model !== ctx.model.id) {
+    throw new HttpError(404, `The model \`${options.model}\` does not exist (this server serves \`${ctx.model.id}\`).`, 'NotFoundError', 'model');
+  }
+  return kind === 'completion' ? { kind, prompt: parsePrompt(body), options } : { kind, messages: parseMessages(body), options };
+}
+
+async function admitAndGenerate(ctx: ServeContext, request: GenerationRequest, res: http.ServerResponse, gone: AbortSignal, rec: RequestRecord): Promise<void> {
+  const { admission, counters } = ctx;
+  const slot = admission.enter(gone);
+  if (!slot) {
+    counters.rejectedQueueFull++;
+    res.setHeader('retry-after', '1');
+    throw new HttpError(429, `server busy: ${admission.running} running and ${admission.queued} queued (limit ${admission.maxQueue})`, 'rate_limit_error');
+  }
+  let release: () => void;
+  try {
+    release = await slot;
+  } catch {
+    rec.finishReason = 'cancelled';
+    counters.cancelled++;
+    return; // the client left while queued
+  }
+  try {
+    const result = await generate(ctx, request, res, gone, rec.id);
+    rec.completionTokens = result.usage.completionTokens;
+    if (gone.aborted && ctx.closing && !res.destroyed) {
+      counters.cancelled++;
+      rec.finishReason = 'cancelled';
+      // Aborted by shutdown, not by the client: tell it why instead of just dropping it.
+      throw new HttpError(503, 'server shut down before the generation finished', 'unavailable');
+    }
+    rec.finishReason = gone.aborted ? 'cancelled' : result.choices.map((c) => c.finishReason).join(',');
+    if (gone.aborted) counters.cancelled++;
+    else counters.completed++;
+  } finally {
+    release();
+  }
+}
+
+function sendError(ctx: ServeContext, res: http.ServerResponse, err: HttpError, rec: RequestRecord): void {
+  rec.status = err.status;
+  rec.error = err.message;
+  if (!res.headersSent) {
+    // The unread rest of a too-large body is not worth receiving: close after answering.
+    if (err.status === 413) res.setHeader('connection', 'close');
+    sendJson(ctx, res, err.status, errorBody(err));
+  } else if (!res.writableEnded) {
+    // Mid-stream: an error event (no [DONE]) so the client cannot mistake it for success.
+    res.end(`data: ${JSON.stringify(errorBody(err))}\n\n`);
+  }
+}
+
+export function sha256(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** Constant-time comparison of the bearer token (hashing first makes the lengths equal). */
+function authorized(header: string | undefined, keyHash: Buffer): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  return !!m && timingSafeEqual(sha256(m[1].trim()), keyHash);
+}
+
+function modelsBody(m: ModelInfo): object {
+  return {
+    object: 'list',
+    data: [{ id: m.id, object: 'model', created: 0, owned_by: 'neox-complete', root: m.id, parent: null, max_model_len: m.contextLength }],
+  };
+}
+
+async function readJson(req: http.IncomingMessage, limit: number, onTooLarge: () => void): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  const tooLarge = () => {
+    onTooLarge();
+    return new HttpError(413, `request body is larger than ${limit} bytes`, 'invalid_request_error');
+  };
+  if (declared > limit) throw tooLarge();
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw tooLarge();
+    parts.push(chunk as Buffer);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(parts).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'request body is not valid JSON');
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+function toHttpError(e: unknown): HttpError {
+  if (e instanceof HttpError) return e;
+  if (e instanceof NeoxError) {
+    const client = e.code === 'bad_request' || e.code === 'prompt_too_long' || e.code === 'unsupported';
+    return new HttpError(client ? 400 : 500, e.message, client ? 'invalid_request_error' : 'internal_error');
+  }
+  return new HttpError(500, `internal error: ${(e as Error)?.message ?? String(e)}`, 'internal_error');
+}
