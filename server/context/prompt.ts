@@ -25,12 +25,16 @@ export interface PromptRequest {
   /** Tokens for the whole prompt. */
   budget: number;
   crossFile: boolean;
+  /** The backend's tokenizer, where it has one: the prompt is then encoded once and its ids kept. */
+  tokenize?: (text: string) => Promise<number[]>;
 }
 
 export interface BuiltPrompt {
   prompt: string;
-  /** Token count of the prompt (sum of its parts' counts). */
+  /** Token count of the prompt (with a tokenizer: of the prompt as sent, see `ids`). */
   tokens: number;
+  /** With a tokenizer: the ids of the prompt as sent, without its trailing blanks (see trailingBlanks). */
+  ids?: number[];
   /** Where in the document the prompt's copy of the prefix starts. */
   prefixStart: number;
   snippetIds: string[];
@@ -44,6 +48,16 @@ interface Sticky {
 }
 
 const REGION_LINES = 16;
+
+/**
+ * BPE tokenizers put a space at the start of the next token (" foo"): a prompt ending in
+ * spaces forces rare tokens and derails the model. The prompt is sent without these, and
+ * post-processing takes them back off the completion.
+ */
+export const trailingBlanks = (prompt: string): string => /[ \t]*$/.exec(prompt)![0];
+
+/** The prompt as sent to the model. */
+const asSent = (prompt: string): string => prompt.slice(0, prompt.length - trailingBlanks(prompt).length);
 
 export class PromptBuilder {
   private sticky = new Map<string, Sticky>();
@@ -111,6 +125,24 @@ export class PromptBuilder {
 
     const prefixBudget = Math.max(16, r.budget - headerTokens - snippetTokens);
     let start = prev?.start ?? 0;
+    const keep = (start: number, tokens: number, ids?: number[]): BuiltPrompt => {
+      this.sticky.set(r.uri, { start, region, snippetIds: keptIds, snippetTexts: keptIds.map((id) => this.ring.get(id)!.text) });
+      return { prompt: header + snippetBlock + r.text.slice(start, r.offset), tokens, ids, prefixStart: start, snippetIds: keptIds };
+    };
+    if (r.tokenize) {
+      // One encoding of the whole prompt gives both the prefix's count and the ids to send.
+      const fixedTokens = headerTokens + snippetTokens;
+      const encode = (start: number) => r.tokenize!(asSent(header + snippetBlock + r.text.slice(start, r.offset)));
+      if (!(start <= r.offset && (start === 0 || r.text[start - 1] === '\n'))) start = 0;
+      // Past ~8 characters per budget token (code averages 3-4) the prefix cannot fit: do not encode it.
+      if (r.offset - start <= prefixBudget * 8) {
+        const ids = await encode(start);
+        if (ids.length - fixedTokens <= prefixBudget) return keep(start, ids.length, ids);
+      }
+      ({ start } = await this.fitStart(r.text, r.offset, Math.floor(prefixBudget * 0.85), prefixBudget));
+      const ids = await encode(start);
+      return keep(start, ids.length, ids);
+    }
     let prefixTokens = -1;
     if (start <= r.offset && (start === 0 || r.text[start - 1] === '\n')) {
       prefixTokens = await this.countTokens(r.text.slice(start, r.offset));
@@ -127,13 +159,7 @@ export class PromptBuilder {
         ({ start, tokens: prefixTokens } = await this.fitStart(r.text, r.offset, Math.floor(prefixBudget * 0.85), prefixBudget));
       }
     }
-    this.sticky.set(r.uri, { start, region, snippetIds: keptIds, snippetTexts: keptIds.map((id) => this.ring.get(id)!.text) });
-    return {
-      prompt: header + snippetBlock + r.text.slice(start, r.offset),
-      tokens: headerTokens + snippetTokens + prefixTokens,
-      prefixStart: start,
-      snippetIds: keptIds,
-    };
+    return keep(start, headerTokens + snippetTokens + prefixTokens);
   }
 
   /** A start offset (at a line start where possible) leaving about `target` tokens, never more than `max`. */

@@ -3,6 +3,7 @@
  * (completion-service.ts) runs exactly these steps, and the golden cases in
  * test/fixtures/postprocess run every case through them, so a case shows what the user sees.
  */
+import { trailingBlanks } from '../context/prompt';
 import { stopAtBlockEnd } from './block-end';
 import { postprocess } from './index';
 import { decideMultiline } from './multiline';
@@ -18,12 +19,7 @@ export interface InlineContext extends PostprocessContext {
   trailing: string;
 }
 
-/**
- * BPE tokenizers put a space at the start of the next token (" foo"): a prompt ending in
- * spaces forces rare tokens and derails the model. The prompt is sent without these, and
- * they are taken back off the completion (see untrail).
- */
-export const trailingBlanks = (prompt: string): string => /[ \t]*$/.exec(prompt)![0];
+export { trailingBlanks };
 
 /**
  * What post-processing knows of the cursor: the text around it, the multi-line decision and
