@@ -41,6 +41,8 @@ export interface NeoxInitializationOptions {
   storagePath?: string;
   /** Register the test-only methods of protocol/debug.ts (set by the LSP test harness and benchmarks, never by the extension). */
   testHooks?: boolean;
+  /** Backend health poll while healthy, ms (default 5000; tests shorten it); the backoff while failing starts at the smaller of this and 1 s. */
+  healthPollMs?: number;
 }
 
 /**

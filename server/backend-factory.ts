@@ -3,6 +3,7 @@
  * rebuilds it when a setting that shapes it changes, and reports load progress and failures
  * as status. Settings that only shape requests (maxTokens, temperature...) never rebuild.
  */
+import { basename } from 'node:path';
 import { createBackend, embeddedModelDir, NeoxError, type CompletionBackend, type LoadProgress, type ModelInfo } from '../engine/index';
 import type { NeoxExtraSettings, NeoxInitializationOptions, NeoxSettings } from './protocol';
 
@@ -43,8 +44,21 @@ export const defaultBuilder: BackendBuilder = (spec) => {
 
 export interface BackendEvents {
   onLoading?(spec: BackendSpec, p: LoadProgress): void;
-  onReady?(spec: BackendSpec, info: ModelInfo): void;
+  onReady?(spec: BackendSpec, info: ModelInfo, backend: CompletionBackend): void;
   onError?(spec: BackendSpec, err: Error): void;
+  /** The backend is being disposed (settings changed or shutdown): stop using it. */
+  onDropped?(): void;
+}
+
+/** The UI name of a model (StatusParams.modelName): a folder's name, a remote model's id, else the server's host. */
+export function modelName(spec: BackendSpec, remoteId?: string): string {
+  if (spec.kind === 'local') return basename(spec.modelDir);
+  if (remoteId || spec.model) return (remoteId || spec.model)!;
+  try {
+    return new URL(spec.url).host;
+  } catch {
+    return spec.url;
+  }
 }
 
 export class BackendManager {
@@ -55,12 +69,28 @@ export class BackendManager {
   private settings: (NeoxSettings & NeoxExtraSettings) | undefined;
   info: ModelInfo | undefined;
   lastError: Error | undefined;
+  private readonly events: BackendEvents;
+  private readonly listeners: BackendEvents[] = [];
 
   constructor(
     private readonly init: NeoxInitializationOptions,
-    private readonly events: BackendEvents = {},
+    events: BackendEvents = {},
     private readonly builder: BackendBuilder = defaultBuilder,
-  ) {}
+  ) {
+    this.listeners.push(events);
+    const all = this.listeners;
+    this.events = {
+      onLoading: (spec, p) => all.forEach((l) => l.onLoading?.(spec, p)),
+      onReady: (spec, info, backend) => all.forEach((l) => l.onReady?.(spec, info, backend)),
+      onError: (spec, e) => all.forEach((l) => l.onError?.(spec, e)),
+      onDropped: () => all.forEach((l) => l.onDropped?.()),
+    };
+  }
+
+  /** Adds listeners to the backend's life (load progress, ready, failure, dropped). */
+  subscribe(events: BackendEvents): void {
+    this.listeners.push(events);
+  }
 
   get current(): BackendSpec | undefined {
     return this.spec;
@@ -98,6 +128,7 @@ export class BackendManager {
 
   private async drop(): Promise<void> {
     const old = this.backend;
+    if (old) this.events.onDropped?.();
     this.backend = undefined;
     this.loading = undefined;
     this.info = undefined;
@@ -123,7 +154,7 @@ export class BackendManager {
       (info) => {
         if (this.backend === backend) {
           this.info = info;
-          this.events.onReady?.(spec, info);
+          this.events.onReady?.(spec, info, backend);
         }
         return info;
       },

@@ -1,7 +1,8 @@
 /**
  * Inline completions end to end: typed-through reuse, multi-line decision, prompt, LRU cache,
- * debounce, one generation at a time on the local engine, cancellation of outdated work
- * between tokens, early stop once the block is complete, post-processing, several candidates.
+ * debounce, the newest request aborting older ones between tokens, early stop once the block is
+ * complete, post-processing, several candidates. Whether generations run one at a time is the
+ * backend's business (ModelInfo.serializesGenerations): this service never queues them.
  */
 import { randomUUID } from 'node:crypto';
 import type { CompletionBackend, FinishReason, ModelInfo } from '../engine/types';
@@ -9,7 +10,7 @@ import { PromptBuilder } from './context/prompt';
 import { SnippetRing } from './context/snippet-ring';
 import { inlineContext, inlineSuggestion, isComplete, trailingBlanks, untrail, type InlineContext } from './postprocess/inline';
 import { AdaptiveDebounce, sleep } from './scheduler/debounce';
-import { GenerationLock } from './scheduler/generation-lock';
+import { Activity } from './scheduler/activity';
 import { LruCache } from './scheduler/lru';
 import { TypedThrough } from './scheduler/typed-through';
 import type { Statistics } from './stats';
@@ -53,11 +54,10 @@ export interface InlineAnswer {
 export interface CompletionDeps {
   ready(): Promise<{ backend: CompletionBackend; info: ModelInfo }>;
   countTokens(text: string): Promise<number>;
-  /** Local engine: generations must not overlap. */
-  isLocal(): boolean;
   settings(): CompletionSettings;
   stats: Pick<Statistics, 'request'>;
-  onGenerating?(busy: boolean): void;
+  /** Counts the generations this service runs (shared with the streaming requests for the status). */
+  activity?: Activity;
   /**
    * Called when an automatic request starts its debounce wait of `delayMs` (a newer request or
    * an abort ends the wait early). Lets tests act while a request is provably waiting.
@@ -66,23 +66,43 @@ export interface CompletionDeps {
 }
 
 export class CompletionService {
-  readonly ring = new SnippetRing();
-  readonly lock = new GenerationLock();
-  readonly debounce = new AdaptiveDebounce();
-  readonly cache = new LruCache<string, string[]>(64);
-  readonly typedThrough = new TypedThrough();
-  readonly prompts: PromptBuilder;
-  /** Inline generations in flight (for tests and status): 0 once everything settled. */
-  inFlight = 0;
+  private readonly ring = new SnippetRing();
+  private readonly debounce = new AdaptiveDebounce();
+  private readonly cache = new LruCache<string, string[]>(64);
+  private readonly typedThrough = new TypedThrough();
+  private readonly prompts: PromptBuilder;
+  private readonly activity: Activity;
+  private generating = 0;
   private latest: AbortController | undefined;
+  private lastAnswer: InlineAnswer | undefined;
 
   constructor(private readonly deps: CompletionDeps) {
     this.prompts = new PromptBuilder((t) => deps.countTokens(t), this.ring);
+    this.activity = deps.activity ?? new Activity();
+  }
+
+  /** Inline generations in flight: 0 once everything settled. */
+  get inFlight(): number {
+    return this.generating;
+  }
+
+  /** How the last inline request was answered (diagnostics and benchmarks). */
+  get last(): InlineAnswer | undefined {
+    return this.lastAnswer;
+  }
+
+  setDebounce(setting: number | 'auto'): void {
+    this.debounce.setting = setting;
   }
 
   /** Settings or backend changed: cached completions came from another configuration. */
   invalidate(): void {
     this.cache.clear();
+  }
+
+  /** A newly opened document feeds the cross-file snippets. */
+  openDocument(uri: string, path: string, text: string): void {
+    this.ring.addDocument(uri, path, text);
   }
 
   forgetDocument(uri: string): void {
@@ -97,6 +117,12 @@ export class CompletionService {
   }
 
   async complete(req: InlineRequest, signal?: AbortSignal): Promise<InlineAnswer> {
+    const answer = await this.answer(req, signal);
+    this.lastAnswer = answer;
+    return answer;
+  }
+
+  private async answer(req: InlineRequest, signal?: AbortSignal): Promise<InlineAnswer> {
     const t0 = performance.now();
     const completionId = randomUUID();
     const elapsed = () => performance.now() - t0;
@@ -112,6 +138,7 @@ export class CompletionService {
       const s = this.deps.settings();
       const prefix = req.text.slice(0, req.offset);
       const suffix = req.text.slice(req.offset);
+      this.ring.addAround(req.uri, req.path, req.text, lineCount(prefix) - 1);
 
       const hit = this.typedThrough.match(req.uri, prefix, suffix);
       if (hit) {
@@ -174,22 +201,18 @@ export class CompletionService {
         }
       };
       const run = async () => {
-        if (ctl.signal.aborted) return undefined;
-        this.inFlight++;
-        this.deps.onGenerating?.(true);
+        this.generating++;
         try {
-          return await backend.complete(
-            { prompt, maxTokens, temperature, n, stop: multiline ? ['\n\n\n'] : ['\n'], signal: gen.signal },
-            onChunk,
+          return await this.activity.run(() =>
+            backend.complete({ prompt, maxTokens, temperature, n, stop: multiline ? ['\n\n\n'] : ['\n'], signal: gen.signal }, onChunk),
           );
         } finally {
-          this.inFlight--;
-          this.deps.onGenerating?.(false);
+          this.generating--;
         }
       };
       try {
-        const result = this.deps.isLocal() ? await this.lock.run(ctl.signal, run) : await run();
-        if (!result) return cancelled();
+        if (ctl.signal.aborted) return cancelled();
+        const result = await run();
         const finishReasons = [...result.choices].sort((a, b) => a.index - b.index).map((c) => c.finishReason);
         if (ctl.signal.aborted && !earlyStop) return { ...cancelled(), finishReasons };
         const raw = result.choices
@@ -212,4 +235,10 @@ export class CompletionService {
       if (this.latest === ctl) this.latest = undefined;
     }
   }
+}
+
+function lineCount(text: string): number {
+  let n = 1;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
 }

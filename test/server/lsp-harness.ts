@@ -30,6 +30,8 @@ export interface Harness {
   child: ChildProcess;
   statuses: StatusParams[];
   streams: { streamId: string; delta: string }[];
+  /** window/logMessage messages, in order. */
+  logs: string[];
   stderr: () => string;
   settings: Partial<NeoxSettings> & Record<string, unknown>;
   open(uri: string, languageId: string, text: string): Promise<void>;
@@ -58,6 +60,7 @@ export async function startServer(settings: Partial<NeoxSettings> & Record<strin
   const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
   const statuses: StatusParams[] = [];
   const streams: { streamId: string; delta: string }[] = [];
+  const logs: string[] = [];
   /** Re-checked on every notification; each resolves and removes itself when its condition holds. */
   let checks: (() => boolean)[] = [];
   const recheck = () => (checks = checks.filter((c) => !c()));
@@ -85,6 +88,7 @@ export async function startServer(settings: Partial<NeoxSettings> & Record<strin
     child,
     statuses,
     streams,
+    logs,
     stderr: () => err,
     settings,
     async open(uri, languageId, text) {
@@ -178,7 +182,7 @@ export async function startServer(settings: Partial<NeoxSettings> & Record<strin
     streams.push(s as { streamId: string; delta: string });
     recheck();
   });
-  conn.onNotification('window/logMessage', () => undefined);
+  conn.onNotification('window/logMessage', (m: { message?: string }) => void logs.push(String(m?.message ?? '')));
   conn.listen();
   await conn.sendRequest('initialize', {
     processId: process.pid,

@@ -1,4 +1,4 @@
-// Scheduler logic: lock, debounce, LRU, typed-through and the CompletionService's cancellation.
+// Scheduler logic: debounce, LRU, typed-through, activity and the CompletionService's cancellation.
 // The service tests use a TEST DOUBLE backend (ScriptedBackend below), clearly not the engine:
 // it streams a fixed script one "token" every few ms and honours the AbortSignal between
 // tokens, which is exactly the contract of CompletionBackend these tests exercise.
@@ -7,43 +7,10 @@ import assert from 'node:assert/strict';
 import type { CompletionBackend, CompletionRequest, CompletionResult, ModelInfo, TextChunk } from '../../engine/types';
 import { CompletionService, isComplete, type CompletionSettings } from '../../server/completion-service';
 import { AdaptiveDebounce, sleep } from '../../server/scheduler/debounce';
-import { GenerationLock } from '../../server/scheduler/generation-lock';
+import { Activity } from '../../server/scheduler/activity';
 import { LruCache } from '../../server/scheduler/lru';
 import { TypedThrough } from '../../server/scheduler/typed-through';
 import { Statistics } from '../../server/stats';
-
-test('GenerationLock: never two at once, in order, aborted waiters skipped', async () => {
-  const lock = new GenerationLock();
-  const log: string[] = [];
-  let concurrent = 0;
-  let maxConcurrent = 0;
-  const job = (name: string, ms: number) => async () => {
-    concurrent++;
-    maxConcurrent = Math.max(maxConcurrent, concurrent);
-    log.push(`start ${name}`);
-    await new Promise((r) => setTimeout(r, ms));
-    concurrent--;
-    log.push(`end ${name}`);
-    return name;
-  };
-  const aborted = new AbortController();
-  const results = Promise.all([
-    lock.run(undefined, job('a', 20)),
-    lock.run(aborted.signal, job('b', 20)),
-    lock.run(undefined, job('c', 5)),
-  ]);
-  aborted.abort();
-  assert.deepEqual(await results, ['a', undefined, 'c']);
-  assert.equal(maxConcurrent, 1);
-  assert.deepEqual(log, ['start a', 'end a', 'start c', 'end c']);
-  assert.equal(lock.running, 0);
-});
-
-test('GenerationLock: a throwing job releases the lock', async () => {
-  const lock = new GenerationLock();
-  await assert.rejects(lock.run(undefined, async () => Promise.reject(new Error('boom'))));
-  assert.equal(await lock.run(undefined, async () => 7), 7);
-});
 
 test('AdaptiveDebounce: fixed setting, auto follows latency within bounds', () => {
   const d = new AdaptiveDebounce(120);
@@ -95,7 +62,6 @@ test('TypedThrough: answers while typed text matches, not after divergence or su
 // ---------------- TEST DOUBLE (not the engine) ----------------
 class ScriptedBackend implements CompletionBackend {
   running = 0;
-  maxRunning = 0;
   calls: CompletionRequest[] = [];
   /** Per call: tokens emitted so far, and when the call started (performance.now()). */
   emitted: number[] = [];
@@ -119,7 +85,6 @@ class ScriptedBackend implements CompletionBackend {
     this.startedAt[call] = performance.now();
     for (const w of this.startWaiters.filter((w) => this.calls.length >= w.n)) w.resolve();
     this.running++;
-    this.maxRunning = Math.max(this.maxRunning, this.running);
     try {
       let text = '';
       for (const tok of this.script) {
@@ -159,12 +124,11 @@ function service(backend: ScriptedBackend, settings: Partial<CompletionSettings>
   const svc = new CompletionService({
     ready: async () => ({ backend, info: await backend.load() }),
     countTokens: (t) => backend.countTokens(t),
-    isLocal: () => true,
     settings: () => ({ ...SETTINGS, ...settings }),
     stats,
     ...hooks,
   });
-  svc.debounce.setting = settings.debounceMs ?? 0;
+  svc.setDebounce(settings.debounceMs ?? 0);
   return { svc, stats };
 }
 
@@ -197,7 +161,6 @@ test('CompletionService: a newer request aborts the running generation between t
   assert.equal(b.source, 'generated');
   assert.equal(backend.calls.length, 2);
   assert.equal(backend.emitted[1], SCRIPT, 'the newer generation ran to its end');
-  assert.equal(backend.maxRunning, 1, 'never two generations at once');
   assert.equal(svc.inFlight, 0);
 });
 
@@ -303,26 +266,18 @@ test('CompletionService: an invoked request asks for several candidates (samplin
   assert.equal(backend.calls[1]!.temperature, 0);
 });
 
-// The long job holds the lock until the test opens its gate, so the cancelled waiter can only
-// return while the job is still running (if it waited for the job, the test times out).
-test('GenerationLock: a waiter cancelled behind a long job returns at once, order kept', { timeout: 20_000 }, async () => {
-  const lock = new GenerationLock();
-  const log: string[] = [];
-  let openGate!: () => void;
-  const gate = new Promise<void>((r) => (openGate = r));
-  const long = lock.run(undefined, async () => {
-    await gate;
-    log.push('long');
-  });
-  const c = new AbortController();
-  const waiter = lock.run(c.signal, async () => log.push('never'));
-  const after = lock.run(undefined, async () => log.push('after'));
-  setTimeout(() => c.abort(), 10);
-  assert.equal(await waiter, undefined);
-  assert.equal(lock.running, 1, 'the long job still holds the lock');
-  assert.deepEqual(log, []);
-  openGate();
-  await Promise.all([long, after]);
-  assert.deepEqual(log, ['long', 'after']);
-  assert.equal(lock.running, 0);
+test('Activity: counts overlapping runs, busy from the first start to the last end, also after a throw', async () => {
+  const busy: boolean[] = [];
+  const a = new Activity((b) => busy.push(b));
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const long = a.run(() => gate);
+  const failing = a.run(async () => Promise.reject(new Error('boom')));
+  await assert.rejects(failing);
+  assert.equal(a.running, 1);
+  assert.deepEqual(busy, [true]);
+  release();
+  await long;
+  assert.equal(a.running, 0);
+  assert.deepEqual(busy, [true, false]);
 });
