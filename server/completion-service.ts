@@ -153,7 +153,9 @@ export class CompletionService {
       if (ctl.signal.aborted) return cancelled();
       const maxTokens = Math.max(1, Math.min(s.maxTokens, info.contextLength - 16));
       const budget = Math.max(32, Math.min(s.contextBudget, info.contextLength - maxTokens - 8));
-      const built = await this.prompts.build({ ...req, budget, crossFile: s.crossFileContext });
+      // With the backend's tokenizer the prompt is encoded once, here, and the engine takes the ids.
+      const tokenize = backend.tokenize?.bind(backend);
+      const built = await this.prompts.build({ ...req, budget, crossFile: s.crossFileContext, tokenize });
       // Generate from before the prompt's trailing spaces (see trailingBlanks).
       const trailing = trailingBlanks(built.prompt);
       const prompt = built.prompt.slice(0, built.prompt.length - trailing.length);
@@ -204,7 +206,7 @@ export class CompletionService {
         this.generating++;
         try {
           return await this.activity.run(() =>
-            backend.complete({ prompt, maxTokens, temperature, n, stop: multiline ? ['\n\n\n'] : ['\n'], signal: gen.signal }, onChunk),
+            backend.complete({ prompt, promptIds: built.ids, maxTokens, temperature, n, stop: multiline ? ['\n\n\n'] : ['\n'], signal: gen.signal }, onChunk),
           );
         } finally {
           this.generating--;
