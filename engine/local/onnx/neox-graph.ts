@@ -26,11 +26,7 @@ import { GraphBuilder } from './graph';
 import { emitLinear } from './linear';
 import { rotaryTables } from './rotary';
 import type { LinearOptions, LinearRole } from './linear-spec';
-import { CalibrationForward, type LayerGrams, type LayerWeights } from '../quant/calibrate';
-import { dequantizeInt4Columns, type Int4Weight } from '../quant/int4';
-import { gptqInt4Columns } from '../quant/gptq';
-import { int4Options } from '../quant/emit';
-import { linearPrecision } from '../quant/policy';
+import { GptqCalibration, type CalibratedLinear } from '../quant/gptq-calibration';
 
 export const MASKED = -1e30;
 
@@ -69,9 +65,8 @@ export function buildNeoxGraph(
     // Embedding.
     let embed: Float32Array | null = src.tensor(names.embedIn, [V, D]);
     g.initializer('embed_in', embed, [V, D]);
-    // Calibrated int4 (GPTQ): a float32 JS forward pass over the calibration tokens runs alongside
-    // the conversion, one layer at a time (quant/calibrate.ts).
-    const calib = opts.quant === 'int4' && opts.calibration?.length && (opts.int4Scales ?? 'search') !== 'rtn' ? new CalibrationForward(c, opts.calibration, embed) : null;
+    // Calibrated int4 (GPTQ) runs alongside the conversion, one layer at a time.
+    const calibration = GptqCalibration.start(src, opts, embed);
     // Tied checkpoints (transformers ties whenever tie_word_embeddings is true) reuse embed_in as the head.
     if (!c.tiedEmbeddings) embed = null;
     let x = g.op('Gather', ['embed_in', inputIds], { axis: 0 });
@@ -108,45 +103,20 @@ export function buildNeoxGraph(
       const b = g.initializer(`${prefix}.bias`, src.tensor(`${tensorPrefix}.bias`, [D]), [D]);
       return g.op('LayerNormalization', [input, w, b], { axis: -1, epsilon: { float: c.layerNormEps } });
     };
-    let lw: LayerWeights | null = null;
-    let int4: Partial<Record<keyof LayerGrams, Int4Weight>> = {};
-    const gramOf: Record<string, keyof LayerGrams> = { 'attention.qkv': 'qkv', 'attention.dense': 'dense', 'mlp.up': 'up', 'mlp.down': 'down' };
-    const linear = (input: string, name: string, tensor: string, role: Parameters<typeof emitLinear>[2]['role'], N: number, K: number) => {
+    // The current layer's linears as the calibration read (and quantized) them, if calibrated.
+    let calibrated: Map<LinearRole, CalibratedLinear> | undefined;
+    const linear = (input: string, name: string, tensor: string, role: LinearRole, N: number, K: number) => {
       // torch layout [N, K]; emitLinear transposes where the format needs it (not for int4)
-      const pre = lw?.[gramOf[role]];
+      const pre = calibrated?.get(role);
       const w = pre?.weight ?? src.tensor(`${tensor}.weight`, [N, K]);
       const b = pre?.bias ?? src.tensor(`${tensor}.bias`, [N]);
-      return emitLinear(g, input, { name, role, weight: w, K, N, bias: b, layout: 'NK', int4: int4[gramOf[role]] }, opts);
+      return emitLinear(g, input, { name, role, weight: w, K, N, bias: b, layout: 'NK', int4: pre?.int4 }, opts);
     };
 
     for (let l = 0; l < c.numLayers; l++) {
       const t = (rest: string) => names.layer(l, rest);
       const p = `layers.${l}`;
-      if (calib) {
-        const lin = (rest: string, N: number, K: number) => ({ weight: src.tensor(`${t(rest)}.weight`, [N, K]), bias: src.tensor(`${t(rest)}.bias`, [N]) });
-        lw = {
-          ln1: { weight: src.tensor(`${t('input_layernorm')}.weight`, [D]), bias: src.tensor(`${t('input_layernorm')}.bias`, [D]) },
-          ln2: { weight: src.tensor(`${t('post_attention_layernorm')}.weight`, [D]), bias: src.tensor(`${t('post_attention_layernorm')}.bias`, [D]) },
-          qkv: lin('attention.query_key_value', 3 * D, D),
-          dense: lin('attention.dense', D, D),
-          up: lin('mlp.dense_h_to_4h', F, D),
-          down: lin('mlp.dense_4h_to_h', D, F),
-        };
-        const layerW = lw;
-        int4 = {};
-        // GPTQ each int4 linear as soon as its input statistics are known; the pass continues
-        // with the quantized weight (quant/calibrate.ts).
-        calib.layer(layerW, (role, gram) => {
-          const { weight } = layerW[role];
-          const K = Math.round(Math.sqrt(gram.length));
-          const N = weight.length / K;
-          const policyRole = (Object.keys(gramOf) as LinearRole[]).find((r) => gramOf[r] === role)!;
-          if (linearPrecision(policyRole, opts.quant) !== 'int4') return weight;
-          const q = gptqInt4Columns(weight, N, K, gram, int4Options(opts));
-          int4[role] = q;
-          return dequantizeInt4Columns(q);
-        });
-      }
+      calibrated = calibration?.layer(l);
       // Attention.
       const ln1 = layerNorm(x, `${p}.input_layernorm`, t('input_layernorm'));
       const qkv = linear(ln1, `${p}.attention.query_key_value`, t('attention.query_key_value'), 'attention.qkv', 3 * D, D);
@@ -185,8 +155,7 @@ export function buildNeoxGraph(
       const act = g.op('Gelu', [up], { approximate: c.activation === 'gelu_fast' ? 'tanh' : 'none' });
       const mlp = linear(act, `${p}.mlp.dense_4h_to_h`, t('mlp.dense_4h_to_h'), 'mlp.down', D, F);
       x = c.parallelResidual ? g.op('Add', [g.op('Add', [mlp, attn]), x]) : g.op('Add', [mlp, mlpIn]);
-      lw = null;
-      int4 = {};
+      calibrated = undefined;
       progress(l + 2, `layer ${l + 1}/${c.numLayers}`);
     }
 
