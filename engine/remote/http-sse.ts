@@ -40,3 +40,15 @@ export async function readEvents(res: http.IncomingMessage, url: URL, attempt: A
   if (failure) throw failure;
   return { ended };
 }
+
+/** One event's data as the JSON object it must be; anything else is a NeoxError naming the URL. */
+export function parseEventJson<T extends object>(data: string, url: URL): T {
+  let j: unknown;
+  try {
+    j = JSON.parse(data);
+  } catch {
+    throw new NeoxError(`${url.href} sent malformed stream data (not JSON): ${data.slice(0, 120)}`, 'bad_stream');
+  }
+  if (j === null || typeof j !== 'object') throw new NeoxError(`${url.href} sent malformed stream data: ${data.slice(0, 120)}`, 'bad_stream');
+  return j as T;
+}

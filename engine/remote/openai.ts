@@ -16,6 +16,7 @@ import { NeoxError } from '../types';
 import { ChatFallback } from './chat-fallback';
 import { HttpClient, type CallOptions } from './http';
 import { CancelledError } from './http-errors';
+import { parseEventJson } from './http-sse';
 import { ResultBuilder } from './result';
 import { endpoint, type ResolvedRemoteSettings } from './settings';
 import { TokenCounter } from './token-count';
@@ -236,13 +237,7 @@ export class OpenAIBackend implements CompletionBackend {
 }
 
 function parseChunk(data: string, url: URL): WireChunk {
-  let j: WireChunk;
-  try {
-    j = JSON.parse(data) as WireChunk;
-  } catch {
-    throw new NeoxError(`${url.href} sent malformed stream data (not JSON): ${data.slice(0, 120)}`, 'bad_stream');
-  }
-  if (j === null || typeof j !== 'object') throw new NeoxError(`${url.href} sent malformed stream data: ${data.slice(0, 120)}`, 'bad_stream');
+  const j = parseEventJson<WireChunk>(data, url);
   if (j.error !== undefined || j.object === 'error') {
     const e = j.error as { message?: string } | string | undefined;
     const msg = typeof e === 'string' ? e : (e?.message ?? j.message ?? JSON.stringify(j));

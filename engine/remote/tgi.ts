@@ -16,6 +16,7 @@ import { NeoxError } from '../types';
 import { ChatFallback } from './chat-fallback';
 import { HttpClient } from './http';
 import { CancelledError } from './http-errors';
+import { parseEventJson } from './http-sse';
 import { OpenAIBackend } from './openai';
 import { ResultBuilder } from './result';
 import { endpoint, type ResolvedRemoteSettings } from './settings';
@@ -200,13 +201,7 @@ export class TgiBackend implements CompletionBackend {
 }
 
 function parseEvent(data: string, url: URL): TgiEvent {
-  let ev: TgiEvent;
-  try {
-    ev = JSON.parse(data) as TgiEvent;
-  } catch {
-    throw new NeoxError(`${url.href} sent malformed stream data (not JSON): ${data.slice(0, 120)}`, 'bad_stream');
-  }
-  if (ev === null || typeof ev !== 'object') throw new NeoxError(`${url.href} sent malformed stream data: ${data.slice(0, 120)}`, 'bad_stream');
+  const ev = parseEventJson<TgiEvent>(data, url);
   if (ev.error) throw new NeoxError(`${url.href} reported an error mid-stream: ${ev.error}${ev.error_type ? ` (${ev.error_type})` : ''}`, 'server_error');
   return ev;
 }
