@@ -10,4 +10,5 @@ export const commands: Record<string, () => Promise<{ default: Command }>> = {
   eval: () => import('./eval'),
   info: () => import('./info'),
   serve: () => import('./serve'),
+  pull: () => import('./pull'),
 };

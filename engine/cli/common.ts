@@ -15,7 +15,8 @@ export const modelOptions: OptionSpec = {
 };
 
 export const modelUsage = `Model options:
-  --model DIR        Hugging Face GPT-NeoX checkpoint folder (default: the embedded models/neox-code-23m)
+  --model DIR        Hugging Face GPT-NeoX checkpoint folder, or a Hub id ORG/NAME[@REVISION] taken from
+                     the Hugging Face cache or downloaded into it (default: the embedded models/neox-code-23m)
   --quant Q          fp32 | int8 | int4 (default int8)
   --block-size N     int4 block size, 32 (default) or 128
   --cache-dir DIR    where built ONNX models are cached (default: the user cache folder)
@@ -68,8 +69,36 @@ export function backendFromArgs(v: ArgValues, extra: { maxBatch?: number } = {})
   });
 }
 
-export async function loadBackend(v: ArgValues, extra: { maxBatch?: number } = {}): Promise<LocalBackend> {
-  const backend = backendFromArgs(v, extra);
+/**
+ * --model as a folder: a path as given, or a Hub id (ORG/NAME[@REVISION]) resolved from the Hugging Face
+ * cache or, when it is not there, downloaded into it after saying what and how big (engine/hub/).
+ */
+export async function resolveModelArg(v: ArgValues, signal?: AbortSignal): Promise<string> {
+  const model = str(v, 'model');
+  if (model === undefined) return resolve(defaultModelDir());
+  const { resolveModelRef } = await import('../hub/resolve');
+  const { formatBytes, stderrReporter } = await import('../hub/progress');
+  const reporter = stderrReporter();
+  try {
+    return await resolveModelRef(model, {
+      signal,
+      onProgress: reporter.update,
+      confirm: (plan) => {
+        process.stderr.write(
+          `neox: ${plan.repo}@${plan.revision} is not in the Hugging Face cache; downloading ${plan.files.length} files, ` +
+            `${formatBytes(plan.downloadBytes)} into ${plan.repoDir} (commit ${plan.commit.slice(0, 12)})\n`,
+        );
+        return true;
+      },
+    });
+  } finally {
+    reporter.end();
+  }
+}
+
+export async function loadBackend(v: ArgValues, extra: { maxBatch?: number; signal?: AbortSignal } = {}): Promise<LocalBackend> {
+  const modelDir = await resolveModelArg(v, extra.signal);
+  const backend = backendFromArgs({ ...v, model: modelDir }, extra);
   await backend.load(stderrProgress());
   return backend;
 }
