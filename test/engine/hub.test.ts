@@ -17,6 +17,7 @@ import { join, relative } from 'node:path';
 import { NeoxError } from '../../engine/types';
 import { findCachedSnapshot, hubCacheDir, repoFolderName } from '../../engine/hub/cache';
 import { downloadModel, planDownload } from '../../engine/hub/download';
+import { hubEndpoint, hubToken, isOffline } from '../../engine/hub/env';
 import { formatProgress, type DownloadProgress } from '../../engine/hub/progress';
 import { parseHubRef, resolveModelRef } from '../../engine/hub/resolve';
 
@@ -96,6 +97,8 @@ class StandIn {
   cut?: { path: string; at: number; done?: boolean };
   /** Serve this file with one byte changed. */
   corrupt?: string;
+  /** Answer Range requests with the whole file (200), as some proxies do. */
+  ignoreRange = false;
   activeCdn = 0;
   maxActiveCdn = 0;
   hub!: Server;
@@ -122,6 +125,7 @@ class StandIn {
     this.requests = [];
     this.cut = undefined;
     this.corrupt = undefined;
+    this.ignoreRange = false;
     this.maxActiveCdn = 0;
   }
 
@@ -199,7 +203,7 @@ class StandIn {
     }
     let start = 0;
     const range = /^bytes=(\d+)-$/.exec(q.headers.range ?? '');
-    if (range) {
+    if (range && !this.ignoreRange) {
       start = Number(range[1]);
       if (start >= bytes.length) {
         r.writeHead(416, { 'content-range': `bytes */${bytes.length}` });
@@ -271,6 +275,19 @@ test('parseHubRef: ORG/NAME[@REVISION] is a Hub id unless it is an existing path
   assert.deepEqual(parseHubRef('org/name@refs/pr/1'), { repo: 'org/name', revision: 'refs/pr/1' });
   assert.equal(parseHubRef('models/neox-code-23m'), undefined, 'an existing folder stays a path');
   for (const bad of ['pythia', '/abs/path', 'a/b/c', './a/b', 'a/..', 'org/name@', 'org/name@../x', '~/models']) assert.equal(parseHubRef(bad), undefined, bad);
+});
+
+test('environment: HF_ENDPOINT, HF_TOKEN or the saved login token, HF_HUB_OFFLINE', () => {
+  assert.equal(hubEndpoint({}), 'https://huggingface.co');
+  assert.equal(hubEndpoint({ HF_ENDPOINT: 'https://hf-mirror.example/' }), 'https://hf-mirror.example');
+  const home = join(work, 'token-home');
+  mkdirSync(home, { recursive: true });
+  writeFileSync(join(home, 'token'), 'hf_savedByLogin\n');
+  assert.equal(hubToken({ HF_HOME: home }), 'hf_savedByLogin');
+  assert.equal(hubToken({ HF_HOME: home, HF_TOKEN: 'hf_fromEnv' }), 'hf_fromEnv');
+  assert.equal(hubToken({ HF_HOME: join(work, 'nowhere') }), undefined);
+  for (const v of ['1', 'true', 'YES', 'on']) assert.equal(isOffline({ HF_HUB_OFFLINE: v }), true, v);
+  for (const v of [undefined, '0', 'false', '']) assert.equal(isOffline({ HF_HUB_OFFLINE: v }), false, String(v));
 });
 
 test('formatProgress shows percent, sizes, speed, time left and files', () => {
@@ -364,6 +381,19 @@ test('a connection cut half-way through a shard is resumed with Range and verifi
   assertLayout(cache2, 'neox/code-23m', COMMIT);
   assert.deepEqual(cdnGets(shard.path).map((q) => q.range), [`bytes=${third}-`]);
   assert.ok(events.some((e) => e.event === 'resume' && e.file === shard.path));
+
+  // A server that ignores Range (200 with the whole file): the partial file is started over, still verified.
+  hub.reset();
+  hub.ignoreRange = true;
+  const cache3 = freshCache();
+  const blobs3 = join(cache3, repoFolderName('neox/code-23m'), 'blobs');
+  mkdirSync(blobs3, { recursive: true });
+  writeFileSync(join(blobs3, `${shard.sha256}.incomplete`), shard.bytes.subarray(0, third));
+  const events3: DownloadProgress[] = [];
+  await downloadModel(await planDownload('neox/code-23m', 'main', { cacheDir: cache3, endpoint: hub.hubUrl }), { cacheDir: cache3, endpoint: hub.hubUrl, onProgress: (p) => events3.push(p) });
+  assertLayout(cache3, 'neox/code-23m', COMMIT);
+  assert.deepEqual(cdnGets(shard.path).map((q) => q.range), [`bytes=${third}-`]);
+  assert.equal(events3.at(-1)!.doneBytes, events3.at(-1)!.totalBytes, 'progress does not count the discarded bytes twice');
 });
 
 test('a file whose sha256 does not match is deleted and the error names it', async () => {
