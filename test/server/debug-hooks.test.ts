@@ -7,10 +7,10 @@ import { startServer } from './lsp-harness';
 test('a server started without initializationOptions.testHooks does not answer neox/debug/*; with it, it does', async () => {
   const production = await startServer({}, { testHooks: false });
   try {
-    for (const method of [DebugInFlightRequest, DebugLastCompletionRequest]) {
-      // -32601: MethodNotFound, what LSP answers for a method nobody registered.
-      await assert.rejects(production.conn.sendRequest(method), (e: { code?: number }) => e.code === -32601, method.method);
-    }
+    // -32601: MethodNotFound, what LSP answers for a method nobody registered.
+    const notFound = (e: { code?: number }) => e.code === -32601;
+    await assert.rejects(production.conn.sendRequest(DebugInFlightRequest), notFound, DebugInFlightRequest.method);
+    await assert.rejects(production.conn.sendRequest(DebugLastCompletionRequest), notFound, DebugLastCompletionRequest.method);
   } finally {
     await production.close();
   }
