@@ -17,16 +17,10 @@
 import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 import type { Position, Range } from 'vscode-languageserver-protocol';
 import type { BackendKind, Quantization } from '../engine/types';
-import type { NeoxSettings } from './settings';
 
 export type { BackendKind, Quantization } from '../engine/types';
 export { DEFAULT_SETTINGS, SETTINGS, SETTING_ENTRIES, contributedConfiguration, defaultOf, defaultSettings } from './settings';
 export type { NeoxSettings, SettingKey, SettingSpec } from './settings';
-
-/** The settings the server treats as optional extras. @deprecated every setting is in NeoxSettings now. */
-export type NeoxExtraSettings = Partial<
-  Pick<NeoxSettings, 'candidates' | 'maxLines' | 'crossFileContext' | 'remoteCaFile' | 'remoteConnectTimeoutMs' | 'remoteFirstTokenTimeoutMs'>
->;
 
 // ---------- initialization ----------
 

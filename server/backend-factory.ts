@@ -5,7 +5,7 @@
  */
 import { basename } from 'node:path';
 import { createBackend, embeddedModelDir, NeoxError, type CompletionBackend, type LoadProgress, type ModelInfo } from '../engine/index';
-import type { NeoxExtraSettings, NeoxInitializationOptions, NeoxSettings } from './protocol';
+import type { NeoxInitializationOptions, NeoxSettings } from '../protocol/index';
 
 export interface BackendSpec {
   kind: NeoxSettings['backend'];
@@ -15,7 +15,7 @@ export interface BackendSpec {
   model: string;
   apiKey?: string;
   cacheDir?: string;
-  /** Remote only (see NeoxExtraSettings). */
+  /** Remote only (the neoxComplete.remote* settings). */
   caFile?: string;
   connectTimeoutMs?: number;
   firstTokenTimeoutMs?: number;
@@ -66,7 +66,7 @@ export class BackendManager {
   private backend: CompletionBackend | undefined;
   private loading: Promise<ModelInfo> | undefined;
   private apiKey: string | undefined;
-  private settings: (NeoxSettings & NeoxExtraSettings) | undefined;
+  private settings: NeoxSettings | undefined;
   info: ModelInfo | undefined;
   lastError: Error | undefined;
   private readonly events: BackendEvents;
@@ -96,7 +96,7 @@ export class BackendManager {
     return this.spec;
   }
 
-  specFor(s: NeoxSettings & NeoxExtraSettings): BackendSpec {
+  specFor(s: NeoxSettings): BackendSpec {
     const spec: BackendSpec = {
       kind: s.backend,
       modelDir: s.modelPath || this.init.defaultModelPath || embeddedModelDir(),
@@ -112,7 +112,7 @@ export class BackendManager {
   }
 
   /** New settings: rebuild (lazily, on next use) when the backend they describe changed. */
-  apply(settings: NeoxSettings & NeoxExtraSettings): boolean {
+  apply(settings: NeoxSettings): boolean {
     this.settings = settings;
     const next = this.specFor(settings);
     if (this.spec && JSON.stringify(next) === JSON.stringify(this.spec)) return false;

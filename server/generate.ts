@@ -12,7 +12,7 @@ import { postprocess, type PostprocessContext } from './postprocess/index';
 import { LoopStream } from './postprocess/loop-stream';
 import { chain, LinesStream, TrimStream, type TextStream } from './postprocess/stream';
 import { trimTrailingWhitespace } from './postprocess/trim-whitespace';
-import type { ChatParams, ChatResult, GenerateFileParams, GenerateFileResult, GenerateFromCommentResult } from './protocol';
+import type { ChatParams, ChatResult, GenerateFileParams, GenerateFileResult, GenerateFromCommentResult } from '../protocol/index';
 
 export interface GenerateDeps {
   backend: CompletionBackend;

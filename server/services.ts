@@ -9,7 +9,7 @@ import type { CompletionBackend, ModelInfo } from '../engine/types';
 import { BackendManager } from './backend-factory';
 import { CompletionService } from './completion-service';
 import { relativePath } from './paths';
-import { StatusNotification, type NeoxInitializationOptions } from './protocol';
+import { StatusNotification, type NeoxInitializationOptions } from '../protocol/index';
 import { Activity } from './scheduler/activity';
 import { completionSettings } from './settings';
 import { SettingsStore } from './settings-store';

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { CompletionEventKind, StatisticsResult } from './protocol';
+import type { CompletionEventKind, StatisticsResult } from '../protocol/index';
 
 /** The counters of StatisticsResult, plus the raw latencies its percentiles come from. */
 interface Stored extends Omit<StatisticsResult, 'latencyMs'> {

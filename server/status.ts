@@ -1,7 +1,7 @@
 /**
  * The server's state as the client shows it (neox/status): one owner, every change sent at once.
  */
-import type { StatusParams } from './protocol';
+import type { StatusParams } from '../protocol/index';
 
 export class StatusReporter {
   private status: StatusParams;

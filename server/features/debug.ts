@@ -1,6 +1,6 @@
 /** Test and benchmark hooks (protocol/debug.ts): how the last inline request was answered, what runs now. */
 import type { Connection } from 'vscode-languageserver/node';
-import { DebugInFlightRequest, DebugLastCompletionRequest } from '../protocol';
+import { DebugInFlightRequest, DebugLastCompletionRequest } from '../../protocol/debug';
 import type { ServerDeps } from '../services';
 
 export function register(connection: Connection, { completions, activity, init }: ServerDeps): void {

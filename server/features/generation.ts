@@ -4,7 +4,7 @@
  */
 import { ErrorCodes, LSPErrorCodes, ResponseError, type CancellationToken, type Connection } from 'vscode-languageserver/node';
 import { chat, generateFile, generateFromComment, type GenerateDeps } from '../generate';
-import { ChatRequest, GenerateFileRequest, GenerateFromCommentRequest, StreamNotification } from '../protocol';
+import { ChatRequest, GenerateFileRequest, GenerateFromCommentRequest, StreamNotification } from '../../protocol/index';
 import { checkPosition, documentOrError, signalOf, toResponseError } from '../requests';
 import type { ServerDeps } from '../services';
 

@@ -1,6 +1,6 @@
 /** Ghost text: LSP 3.18 textDocument/inlineCompletion, fed by the open documents. */
 import { LSPErrorCodes, ResponseError, type Connection, type InlineCompletionItem } from 'vscode-languageserver/node';
-import { INLINE_ACCEPTED_COMMAND } from '../protocol';
+import { INLINE_ACCEPTED_COMMAND } from '../../protocol/index';
 import { checkPosition, documentOrError, signalOf, toResponseError } from '../requests';
 import type { ServerDeps } from '../services';
 import { languageEnabled } from '../settings';

@@ -1,7 +1,7 @@
 /** The models the picker offers: the embedded one, the configured checkpoint, the remote server's. */
 import type { Connection } from 'vscode-languageserver/node';
 import { modelName } from '../backend-factory';
-import { ListModelsRequest, type ListedModel } from '../protocol';
+import { ListModelsRequest, type ListedModel } from '../../protocol/index';
 import type { ServerDeps } from '../services';
 
 export function register(connection: Connection, deps: ServerDeps): void {

@@ -5,7 +5,7 @@
  */
 import type { Connection } from 'vscode-languageserver/node';
 import { modelName } from '../backend-factory';
-import { SetSecretsNotification, SettingsAppliedNotification } from '../protocol';
+import { SetSecretsNotification, SettingsAppliedNotification } from '../../protocol/index';
 import type { ServerDeps } from '../services';
 import { resolveSettings } from '../settings';
 

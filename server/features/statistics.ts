@@ -1,6 +1,6 @@
 /** Completion statistics, kept on this machine: requests counted by the service, shown/accepted events from the client. */
 import type { Connection } from 'vscode-languageserver/node';
-import { CompletionEventNotification, GetStatisticsRequest } from '../protocol';
+import { CompletionEventNotification, GetStatisticsRequest } from '../../protocol/index';
 import type { ServerDeps } from '../services';
 
 const EVENTS = ['shown', 'accepted', 'partiallyAccepted', 'dismissed'];

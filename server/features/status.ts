@@ -4,7 +4,7 @@
  */
 import type { Connection } from 'vscode-languageserver/node';
 import { modelName } from '../backend-factory';
-import { GetStatusRequest } from '../protocol';
+import { GetStatusRequest } from '../../protocol/index';
 import type { ServerDeps } from '../services';
 
 export function register(connection: Connection, deps: ServerDeps): void {
