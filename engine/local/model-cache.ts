@@ -10,7 +10,7 @@ import { basename, join, resolve } from 'node:path';
 import { NeoxError, type LoadProgress } from '../types';
 import type { LoadOptions } from './runner';
 import { readConfig, type NeoxConfig } from './config';
-import { checkpointFiles, SafetensorsCheckpoint } from './safetensors';
+import { checkpointFiles, openCheckpoint } from './checkpoint';
 import { buildNeoxGraph } from './onnx/neox-graph';
 import type { WeightSource } from './weights';
 import { Tokenizer } from '@huggingface/tokenizers';
@@ -147,7 +147,7 @@ export function ensureModel(opts: LoadOptions, onProgress?: (p: LoadProgress) =>
   const onnxFile = join(dir, ONNX_FILE);
   if (isBuilt(dir)) return { dir, onnxFile, config, built: false };
   onProgress?.({ stage: 'convert', message: `Converting ${opts.modelDir} (${buildTag(opts)}) into ${dir}`, fraction: 0 });
-  const source = new SafetensorsCheckpoint(opts.modelDir);
+  const source = openCheckpoint(opts.modelDir);
   try {
     buildInto(source, dir, opts, onProgress, calibrationFor(opts.modelDir, opts));
   } finally {

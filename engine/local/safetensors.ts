@@ -24,7 +24,7 @@ interface TensorEntry {
 
 // Buffers old GPT-NeoX checkpoints carry that are recomputed, not learned.
 const SKIPPED = [/\.attention\.bias$/, /\.attention\.masked_bias$/, /\.rotary_emb\.inv_freq$/];
-const isSkippedTensor = (name: string) => SKIPPED.some((r) => r.test(name));
+export const isSkippedTensor = (name: string) => SKIPPED.some((r) => r.test(name));
 
 const MAX_HEADER = 100 * 1024 * 1024;
 
@@ -93,7 +93,7 @@ function parseHeader(file: string, fd: number, map: Map<string, TensorEntry>, wa
 
 // float16 -> float32 through a 65536-entry table: fast and exact.
 let halfTable: Float32Array | undefined;
-function f16Table(): Float32Array {
+export function f16Table(): Float32Array {
   if (halfTable) return halfTable;
   halfTable = new Float32Array(65536);
   for (let h = 0; h < 65536; h++) {
