@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
-import { NeoxError, type LoadProgress } from '../types';
+import { NeoxError, QUANTIZATIONS, type LoadProgress } from '../types';
 import type { LoadOptions, ModelRunner, RunnerInfo } from './runner';
 import type { FromWorker, ToWorker } from './worker-protocol';
 import { checkForward } from './forward-check';
@@ -174,8 +174,8 @@ class WorkerRunner implements ModelRunner {
  */
 export async function loadRunner(opts: LoadOptions, onProgress?: (p: LoadProgress) => void): Promise<ModelRunner> {
   if (!opts || typeof opts.modelDir !== 'string' || !opts.modelDir) throw new NeoxError('loadRunner: modelDir is required', 'bad_request');
-  if (!['fp32', 'int8', 'int4'].includes(opts.quant)) {
-    throw new NeoxError(`quant must be fp32, int8 or int4 (got ${JSON.stringify(opts.quant)})`, 'bad_request');
+  if (!QUANTIZATIONS.includes(opts.quant)) {
+    throw new NeoxError(`quant must be one of ${QUANTIZATIONS.join(', ')} (got ${JSON.stringify(opts.quant)})`, 'bad_request');
   }
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
     throw new NeoxError(`threads must be a positive integer (got ${opts.threads})`, 'bad_request');
