@@ -124,7 +124,7 @@ function stateDictHooks(file: string): PickleHooks {
           bad('_rebuild_tensor_v2 with a malformed offset, size or stride');
         }
         if (!(args[5] instanceof Map) || args[5].size) bad('a tensor with backward hooks');
-        return { storage, offset, shape: [...(size as number[])], stride: [...(stride as number[])] } satisfies TensorRef;
+        return { storage: storage as Storage, offset: offset as number, shape: [...(size as number[])], stride: [...(stride as number[])] } satisfies TensorRef;
       }
       return bad(`${fn.qualified} cannot be called`);
     },

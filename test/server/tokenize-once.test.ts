@@ -20,7 +20,7 @@ function recordingBackend() {
   const encoded: string[] = [];
   const requests: CompletionRequest[] = [];
   const backend: CompletionBackend = {
-    load: async () => ({ id: 'fake', backend: 'local', contextLength: 2048 }),
+    load: async () => ({ id: 'fake', backend: 'local', contextLength: 2048, serializesGenerations: true, canEmbed: false }),
     async complete(req) {
       requests.push(req);
       return { choices: [{ index: 0, text: '\n    return a + b\n', finishReason: 'stop' }], usage: { promptTokens: 0, completionTokens: 0 } };
