@@ -23,6 +23,7 @@ import { RequestBatcher } from './request-batcher';
 import { scoreTexts, type TextNll } from './decoding/perplexity';
 import { SerialQueue } from './serial-queue';
 import { completeGroup, completeOne, completePrompts, type LoadedModel, type Queued } from './completions';
+import { cancelledResult } from './completion-result';
 import { chatTemplateFor, type ChatTemplate } from '../../snippets/chat/template';
 
 export type RunnerLoader = (opts: LoadOptions, onProgress?: (p: LoadProgress) => void) => Promise<ModelRunner>;
@@ -123,8 +124,11 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
     async complete(req: CompletionRequest, onChunk?: (c: TextChunk) => void): Promise<CompletionResult> {
       validateDecodingOptions(req);
       await ready();
-      if (batcher && (req.n ?? 1) === 1 && (req.numBeams ?? 1) === 1) return batcher.submit({ req, onChunk });
-      return onRunner((m) => completeOne(m, req, onChunk));
+      const queued =
+        batcher && (req.n ?? 1) === 1 && (req.numBeams ?? 1) === 1 ? batcher.submit({ req, onChunk }) : onRunner((m) => completeOne(m, req, onChunk));
+      // A request cancelled while it waits behind another generation is answered at once; its
+      // task, when its turn comes, sees the aborted signal and returns without generating.
+      return answerCancelledAtOnce(queued, req.signal, () => cancelledResult(req.n ?? 1, 0, performance.now()));
     },
 
     async completeBatch(prompts, o, onChunk) {
@@ -172,4 +176,21 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
     },
   };
   return backend;
+}
+
+/** `queued`, or `cancelled()` as soon as `signal` aborts, whichever comes first. */
+function answerCancelledAtOnce<T>(queued: Promise<T>, signal: AbortSignal | undefined, cancelled: () => T): Promise<T> {
+  if (!signal) return queued;
+  if (signal.aborted) {
+    queued.catch(() => undefined);
+    return Promise.resolve(cancelled());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => resolve(cancelled());
+    signal.addEventListener('abort', onAbort, { once: true });
+    queued.then(
+      (r) => (signal.removeEventListener('abort', onAbort), resolve(r)),
+      (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    );
+  });
 }

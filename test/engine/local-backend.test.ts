@@ -149,6 +149,26 @@ test('concurrent requests are queued (one generation at a time on the runner)', 
   assert.deepEqual(rs[0]!.choices[0]!.tokenIds, rs[3]!.choices[0]!.tokenIds);
 });
 
+for (const maxBatch of [1, 4]) {
+  test(`a request cancelled while it waits behind another generation is answered at once (maxBatch ${maxBatch})`, async () => {
+    const { backend } = backendWith(noisyFn(), { delayMs: 2, maxBatch });
+    await backend.load();
+    const long = new AbortController();
+    let longDone = false;
+    const running = backend.complete({ prompt: 'x', maxTokens: 100000, temperature: 1, seed: 1, signal: long.signal }).finally(() => (longDone = true));
+    const waiter = new AbortController();
+    const queued = backend.complete({ prompt: 'y', maxTokens: 5, signal: waiter.signal });
+    waiter.abort();
+    const r = await queued;
+    // Ordering, not time: the waiter's answer came while the long generation was still running.
+    assert.equal(longDone, false, 'answered only after the long generation ended');
+    assert.equal(r.choices[0]!.finishReason, 'cancelled');
+    assert.equal(r.choices[0]!.text, '');
+    long.abort();
+    assert.equal((await running).choices[0]!.finishReason, 'cancelled');
+  });
+}
+
 test('bad options name the field; prompt longer than the context is refused', async () => {
   const { backend } = backendWith(noisyFn());
   await assert.rejects(backend.complete({ prompt: 'x', maxTokens: 4, topP: 1.5 }), /decoding option "topP" must be in \(0, 1\]/);
