@@ -11,7 +11,7 @@ export * from './types';
 export { REMOTE_DEFAULTS } from './remote/settings';
 export type { RemoteApiKind, RemoteSettings } from './remote/settings';
 export type { LocalBackendOptions } from './local/local-backend';
-export { defaultModelDir as embeddedModelDir } from './assets';
+export { defaultModelDir as embeddedModelDir, workerScript } from './assets';
 
 /** What to build: the kind picks the adapter, the rest are that adapter's options. */
 export type BackendSpec = ({ kind: 'local' } & LocalBackendOptions) | RemoteSettings;

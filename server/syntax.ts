@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { workerScript } from '../engine/index';
 import { languageSpec } from './language';
 import type { CursorSyntax } from './syntax-parse';
 import type { SyntaxJob } from './syntax-worker';
@@ -50,17 +51,6 @@ export function grammarWasmPath(grammar: string): string | undefined {
 }
 
 /** syntax-worker.ts under tsx (sources), syntax-worker.mjs next to the bundle (dist/). */
-function workerScript(): { script: string | URL; eval?: boolean } | undefined {
-  if (hereUrl.endsWith('.ts')) {
-    // A worker does not inherit tsx's loader hooks in Node 20: register them first.
-    const api = import.meta.resolve('tsx/esm/api');
-    const worker = new URL('./syntax-worker.ts', hereUrl).href;
-    return { script: `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(worker)}); });`, eval: true };
-  }
-  const url = new URL('./syntax-worker.mjs', hereUrl);
-  return existsSync(fileURLToPath(url)) ? { script: url } : undefined;
-}
-
 /** First answer of a fresh worker includes loading wasm; later ones are a parse. */
 const FIRST_DEADLINE_MS = 3000;
 const DEADLINE_MS = 250;
@@ -79,7 +69,7 @@ const restingUntil = new Map<string, number>();
 
 function ensureWorker(): SyntaxWorker | undefined {
   if (worker) return worker;
-  const entry = workerScript();
+  const entry = workerScript('syntax');
   if (!entry) return undefined;
   const w: SyntaxWorker = { thread: new Worker(entry.script, { eval: entry.eval }), warm: false, pending: new Map() };
   w.thread.on('message', (m: { id: number; result?: CursorSyntax; error?: string }) => {

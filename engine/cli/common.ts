@@ -4,7 +4,7 @@ import { NeoxError, QUANTIZATIONS, type LoadProgress, type Quantization } from '
 import { createLocalBackend, type LocalBackend } from '../local/local-backend';
 import type { ArgValues, OptionSpec } from './command';
 import { UsageError } from './command';
-import { defaultModelDir } from './package-root';
+import { defaultModelDir } from '../assets';
 
 export const modelOptions: OptionSpec = {
   model: { type: 'string' },
