@@ -65,7 +65,7 @@ function stage(target, stageRoot) {
   // The `neox` CLI bundle is not part of the extension.
   copy(join(root, 'dist'), join(dir, 'dist'), (src) => !src.endsWith('.map') && !src.endsWith(`${sep}neox.mjs`));
   copy(join(root, 'models', 'neox-code-23m'), join(dir, 'models', 'neox-code-23m'));
-  // Prompt templates and the chat template, read by the server from ../snippets next to dist/.
+  // Prompt templates, few-shot examples and the default chat template (data only), read from ../snippets next to dist/.
   // (data only: the template loader's .ts source is bundled into dist/).
   copy(join(root, 'snippets'), join(dir, 'snippets'), (src) => !src.endsWith('.ts'));
 

@@ -20,6 +20,8 @@ export interface LoadedModel {
 export interface Queued {
   req: CompletionRequest;
   onChunk?: (c: TextChunk) => void;
+  /** Called when the request's generation starts (it leaves the queue). */
+  onStart?: () => void;
 }
 
 const eosId = (m: LoadedModel) => m.runner.info.eosTokenId ?? m.tokenizer.eosTokenId;

@@ -24,7 +24,7 @@ import { scoreTexts, type TextNll } from './decoding/perplexity';
 import { SerialQueue } from './serial-queue';
 import { completeGroup, completeOne, completePrompts, type LoadedModel, type Queued } from './completions';
 import { cancelledResult } from './completion-result';
-import { chatTemplateFor, type ChatTemplate } from '../../snippets/chat/template';
+import { chatTemplateFor, type ChatTemplate } from '../chat-template';
 
 export type RunnerLoader = (opts: LoadOptions, onProgress?: (p: LoadProgress) => void) => Promise<ModelRunner>;
 
@@ -92,8 +92,8 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
       ? new RequestBatcher<Queued, CompletionResult>(
           maxBatch,
           (task) => queue.run(task),
-          (q) => completeOne(model!, q.req, q.onChunk),
-          (group) => completeGroup(model!, group),
+          (q) => (q.onStart?.(), completeOne(model!, q.req, q.onChunk)),
+          (group) => (group.forEach((q) => q.onStart?.()), completeGroup(model!, group)),
         )
       : undefined;
 
@@ -124,11 +124,16 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
     async complete(req: CompletionRequest, onChunk?: (c: TextChunk) => void): Promise<CompletionResult> {
       validateDecodingOptions(req);
       await ready();
+      let started = false;
+      const onStart = () => (started = true);
       const queued =
-        batcher && (req.n ?? 1) === 1 && (req.numBeams ?? 1) === 1 ? batcher.submit({ req, onChunk }) : onRunner((m) => completeOne(m, req, onChunk));
+        batcher && (req.n ?? 1) === 1 && (req.numBeams ?? 1) === 1
+          ? batcher.submit({ req, onChunk, onStart })
+          : onRunner((m) => (onStart(), completeOne(m, req, onChunk)));
       // A request cancelled while it waits behind another generation is answered at once; its
-      // task, when its turn comes, sees the aborted signal and returns without generating.
-      return answerCancelledAtOnce(queued, req.signal, () => cancelledResult(req.n ?? 1, 0, performance.now()));
+      // task, when its turn comes, sees the aborted signal and returns without generating. Once
+      // running, a cancelled generation answers with the text so far.
+      return answerCancelledAtOnce(queued, req.signal, () => started, () => cancelledResult(req.n ?? 1, 0, performance.now()));
     },
 
     async completeBatch(prompts, o, onChunk) {
@@ -178,16 +183,15 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
   return backend;
 }
 
-/** `queued`, or `cancelled()` as soon as `signal` aborts, whichever comes first. */
-function answerCancelledAtOnce<T>(queued: Promise<T>, signal: AbortSignal | undefined, cancelled: () => T): Promise<T> {
+/** `queued`, or `cancelled()` as soon as `signal` aborts before `started()`, whichever comes first. */
+function answerCancelledAtOnce<T>(queued: Promise<T>, signal: AbortSignal | undefined, started: () => boolean, cancelled: () => T): Promise<T> {
   if (!signal) return queued;
-  if (signal.aborted) {
-    queued.catch(() => undefined);
-    return Promise.resolve(cancelled());
-  }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => resolve(cancelled());
-    signal.addEventListener('abort', onAbort, { once: true });
+    const onAbort = () => {
+      if (!started()) resolve(cancelled());
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
     queued.then(
       (r) => (signal.removeEventListener('abort', onAbort), resolve(r)),
       (e) => (signal.removeEventListener('abort', onAbort), reject(e)),

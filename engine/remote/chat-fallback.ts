@@ -4,7 +4,7 @@
  * render the conversation with the same default template the local engine uses (GPT-NeoXT-Chat
  * style, snippets/chat) and run it as a plain completion, stopping at the next human turn.
  */
-import { chatTemplateFor } from '../../snippets/chat/template';
+import { chatTemplateFor } from '../chat-template';
 import type { ChatRequest, CompletionRequest, CompletionResult, TextChunk } from '../types';
 import { NeoxError } from '../types';
 

@@ -1,13 +1,12 @@
 /**
  * Chat prompt rendering: the checkpoint's own chat_template (tokenizer_config.json) when it
- * has one, else the GPT-NeoXT-Chat style default next to this file (neoxt-chat.jinja).
+ * has one, else the GPT-NeoXT-Chat style default kept as data in snippets/chat/neoxt-chat.jinja.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
-import type { ChatMessage } from '../../engine/types';
-import { NeoxError } from '../../engine/types';
-import { packageRoot } from '../../engine/assets';
+import type { ChatMessage } from './types';
+import { NeoxError } from './types';
+import { assetPath } from './assets';
 
 export interface ChatTemplate {
   render(messages: ChatMessage[]): string;
@@ -38,7 +37,7 @@ export function chatTemplateFor(config: Record<string, unknown>, configFile: str
     src = pick.template ?? '';
     source = `${configFile} chat_template "${pick.name ?? 0}"`;
   } else {
-    source = join(packageRoot(), 'snippets', 'chat', 'neoxt-chat.jinja');
+    source = assetPath('snippets', 'chat', 'neoxt-chat.jinja');
     src = readFileSync(source, 'utf8');
     stop = ['\n<human>:'];
   }
