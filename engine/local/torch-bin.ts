@@ -8,20 +8,15 @@
  * so tensors that share a storage, storage offsets and the state dict's `_metadata` are handled, and
  * every header is validated when the checkpoint is opened.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { existsSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { NeoxError } from '../types';
-import { readConfig, type NeoxConfig } from './config';
 import { loadPickle, PickleError, PyGlobal, type PickleHooks, type PyValue } from './pickle';
-import { f16Table, isSkippedTensor } from './safetensors';
-import type { WeightSource } from './weights';
+import { DTYPE_BYTES, isSkippedTensor, ShardedCheckpoint, shardFiles, type DType, type TensorEntry } from './sharded-checkpoint';
 import { readZipDirectory, readZipEntry, type ZipEntry } from './zip';
 
 export const TORCH_BIN = 'pytorch_model.bin';
 export const TORCH_BIN_INDEX = 'pytorch_model.bin.index.json';
-
-type DType = 'F16' | 'BF16' | 'F32';
-const DTYPE_BYTES: Record<DType, number> = { F16: 2, BF16: 2, F32: 4 };
 
 /** torch.<Kind>Storage -> element type and size. Only F16/BF16/F32 tensors can be converted; the
  * others are accepted as tags so that the buffers old checkpoints carry (attention.bias is a bool
@@ -55,26 +50,6 @@ interface TensorRef {
   stride: number[];
 }
 
-interface TensorEntry {
-  file: string;
-  dtype: DType;
-  shape: number[];
-  /** Absolute byte offset in the file. */
-  start: number;
-  bytes: number;
-}
-
-function readIndex(index: string): Record<string, string> {
-  let map: unknown;
-  try {
-    map = JSON.parse(readFileSync(index, 'utf8')).weight_map;
-  } catch (e) {
-    throw new NeoxError(`${index} is not valid JSON: ${(e as Error).message}`, 'checkpoint_invalid');
-  }
-  if (!map || typeof map !== 'object') throw new NeoxError(`${index}: field "weight_map" is missing`, 'checkpoint_invalid');
-  return map as Record<string, string>;
-}
-
 /** Whether `modelDir` holds a PyTorch checkpoint (pytorch_model.bin or its index). */
 export function hasTorchBin(modelDir: string): boolean {
   return existsSync(join(modelDir, TORCH_BIN_INDEX)) || existsSync(join(modelDir, TORCH_BIN));
@@ -82,18 +57,8 @@ export function hasTorchBin(modelDir: string): boolean {
 
 /** The checkpoint's files: [index, ...shards] or [pytorch_model.bin]. */
 export function torchBinFiles(modelDir: string): string[] {
-  const index = join(modelDir, TORCH_BIN_INDEX);
-  if (existsSync(index)) {
-    const shards = [...new Set(Object.values(readIndex(index)))].sort();
-    for (const s of shards) {
-      if (!existsSync(join(modelDir, s))) {
-        throw new NeoxError(`Missing shard ${join(modelDir, s)} (listed in ${index})`, 'checkpoint_missing_shard');
-      }
-    }
-    return [index, ...shards.map((s) => join(modelDir, s))];
-  }
-  const single = join(modelDir, TORCH_BIN);
-  if (existsSync(single)) return [single];
+  const files = shardFiles(modelDir, TORCH_BIN_INDEX, TORCH_BIN);
+  if (files) return files;
   throw new NeoxError(`No weights in ${modelDir}: expected ${TORCH_BIN} or ${TORCH_BIN_INDEX}`, 'checkpoint_missing');
 }
 
@@ -227,91 +192,8 @@ function parseTorchBin(file: string, fd: number, map: Map<string, TensorEntry>, 
   }
 }
 
-export class TorchBinCheckpoint implements WeightSource {
-  readonly config: NeoxConfig;
-  private readonly entries = new Map<string, TensorEntry>();
-  private readonly fds = new Map<string, number>();
-
-  constructor(readonly modelDir: string) {
-    this.config = readConfig(modelDir);
-    const files = torchBinFiles(modelDir);
-    const indexFile = files[0].endsWith('.index.json') ? files.shift() : undefined;
-    let wantedByFile: Map<string, Set<string>> | undefined;
-    if (indexFile) {
-      wantedByFile = new Map();
-      for (const [name, shard] of Object.entries(readIndex(indexFile))) {
-        const f = join(modelDir, shard);
-        if (!wantedByFile.has(f)) wantedByFile.set(f, new Set());
-        wantedByFile.get(f)!.add(name);
-      }
-    }
-    try {
-      for (const f of files) {
-        const fd = openSync(f, 'r');
-        this.fds.set(f, fd);
-        parseTorchBin(f, fd, this.entries, wantedByFile?.get(f));
-      }
-      if (wantedByFile) {
-        for (const [f, set] of wantedByFile) {
-          for (const n of set) {
-            if (!isSkippedTensor(n) && !this.entries.has(n)) {
-              throw new NeoxError(`${f}: tensor ${n} (listed in ${indexFile}) is not in the file`, 'checkpoint_corrupt');
-            }
-          }
-        }
-      }
-    } catch (e) {
-      this.close();
-      throw e;
-    }
-  }
-
-  /** Names of the tensors the checkpoint provides (skipped buffers excluded). */
-  names(): string[] {
-    return [...this.entries.keys()];
-  }
-
-  has(name: string): boolean {
-    return this.entries.has(name);
-  }
-
-  tensor(name: string, shape: number[]): Float32Array {
-    const t = this.entries.get(name);
-    if (!t) throw new NeoxError(`Tensor ${name} is missing from the checkpoint in ${this.modelDir}`, 'checkpoint_missing_tensor');
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new NeoxError(`${t.file}: tensor ${name} has shape [${t.shape}], expected [${shape}] from config.json`, 'checkpoint_shape');
-    }
-    const count = t.bytes / DTYPE_BYTES[t.dtype];
-    const out = new Float32Array(count);
-    // Read straight into the output's memory: F32 in place, F16/BF16 into its upper half, widened
-    // front to back (element i is read at byte 2*count + 2i before float i overwrites bytes 4i..4i+3).
-    const raw = new Uint8Array(out.buffer, t.dtype === 'F32' ? 0 : 2 * count, t.bytes);
-    const fd = this.fds.get(t.file)!;
-    for (let done = 0; done < t.bytes; ) {
-      const n = readSync(fd, raw, done, Math.min(t.bytes - done, 1 << 30), t.start + done);
-      if (n <= 0) throw new NeoxError(`${t.file}: tensor ${name} could not be read (file truncated?)`, 'checkpoint_corrupt');
-      done += n;
-    }
-    if (t.dtype !== 'F32') {
-      const u16 = new Uint16Array(out.buffer, 2 * count, count);
-      if (t.dtype === 'F16') {
-        const table = f16Table();
-        for (let i = 0; i < count; i++) out[i] = table[u16[i]];
-      } else {
-        const u32 = new Uint32Array(out.buffer);
-        for (let i = 0; i < count; i++) u32[i] = u16[i] << 16;
-      }
-    }
-    for (let i = 0; i < count; i++) {
-      if (!Number.isFinite(out[i])) {
-        throw new NeoxError(`${t.file}: tensor ${name} is corrupt (non-finite value at element ${i})`, 'checkpoint_corrupt');
-      }
-    }
-    return out;
-  }
-
-  close(): void {
-    for (const fd of this.fds.values()) closeSync(fd);
-    this.fds.clear();
+export class TorchBinCheckpoint extends ShardedCheckpoint {
+  constructor(modelDir: string) {
+    super(modelDir, torchBinFiles(modelDir), parseTorchBin);
   }
 }
