@@ -17,6 +17,7 @@
  *            The error for fixed codes and LSQ scale is sum(w^2) - (sum wq)^2 / sum q^2, so each
  *            candidate costs one pass over the block.
  */
+import type { BlockQuantWeight } from './block-weight';
 import { transpose } from './transpose';
 
 export type ScaleMethod = 'rtn' | 'search';
@@ -30,18 +31,8 @@ export interface Int4Options {
   clipGrid?: readonly number[];
 }
 
-export interface Int4Weight {
-  /** Input features (rows of W[K, N]). */
-  K: number;
-  /** Output features (columns of W). */
-  N: number;
-  blockSize: number;
-  nBlocks: number;
-  /** [N, nBlocks, blockSize/2] packed codes. */
-  data: Uint8Array;
-  /** [N * nBlocks] */
-  scales: Float32Array;
-}
+/** 4-bit codes, two per byte (even k in the low nibble), zero point 8. */
+export type Int4Weight = BlockQuantWeight;
 
 /** 1.0 down to 0.55: fine enough that a finer grid no longer lowers the error on the default model. */
 export const DEFAULT_CLIP_GRID: readonly number[] = Array.from({ length: 19 }, (_, i) => 1 - i * 0.025);

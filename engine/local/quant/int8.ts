@@ -8,20 +8,12 @@
  * never depends on the other rows computed with it, and its int8 dot products stay within 16 bits
  * on every x86-64 path (DynamicQuantizeMatMul's uint8 x int8 products saturate on AVX2).
  */
+import type { BlockQuantWeight } from './block-weight';
+
 export const INT8_BLOCK = 32;
 
-export interface Int8Weight {
-  /** Input features (rows of W[K, N]). */
-  K: number;
-  /** Output features (columns of W). */
-  N: number;
-  blockSize: number;
-  nBlocks: number;
-  /** [N, nBlocks, blockSize] uint8, code + 128; the tail of the last block is padded with 128 (= 0). */
-  data: Uint8Array;
-  /** [N * nBlocks] */
-  scales: Float32Array;
-}
+/** One code + 128 per byte; the tail of the last block is padded with 128 (= 0). */
+export type Int8Weight = BlockQuantWeight;
 
 /**
  * Quantizes W. `layout` 'KN': w is [K, N] row-major; 'NK': w is torch Linear's [N, K], whose rows
