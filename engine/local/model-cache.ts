@@ -11,9 +11,10 @@ import { NeoxError, type LoadProgress } from '../types';
 import type { LoadOptions } from './runner';
 import { readConfig, type NeoxConfig } from './config';
 import { checkpointFiles, openCheckpoint } from './checkpoint';
+import { adapterIdentity, withAdapters } from './lora';
 import { buildNeoxGraph } from './onnx/neox-graph';
 import type { WeightSource } from './weights';
-import { Tokenizer } from '@huggingface/tokenizers';
+import { tokenizerFromJson } from './tokenizer';
 import { readFileSync } from 'node:fs';
 import { CALIBRATION_TEXT } from './quant/calibration-text';
 import { CALIBRATION_MAX_COST, calibrationCost } from './quant/calibrate';
@@ -45,7 +46,7 @@ export function calibrationFor(modelDir: string, opts: Pick<LoadOptions, 'quant'
   const file = join(modelDir, 'tokenizer.json');
   let ids: number[];
   try {
-    const tok = new Tokenizer(JSON.parse(readFileSync(file, 'utf8')), {});
+    const tok = tokenizerFromJson(file, JSON.parse(readFileSync(file, 'utf8')) as object);
     ids = tok.encode(CALIBRATION_TEXT, { add_special_tokens: false }).ids.slice(0, CALIBRATION_TOKENS);
   } catch (e) {
     throw new NeoxError(`${file}: cannot tokenize the int4 calibration text (${(e as Error).message})`, 'bad_tokenizer');
@@ -79,7 +80,7 @@ function buildTag(opts: Pick<LoadOptions, 'quant' | 'blockSize' | 'int4Scales'>)
   return `int4-b${opts.blockSize ?? 32}${scales}`;
 }
 
-/** Cache folder for a checkpoint: its files' identity (path, size, mtime) + build options + builder version. */
+/** Cache folder for a checkpoint: its files' identity (path, size, mtime) + LoRA adapters + build options + builder version. */
 export function modelCacheDir(opts: LoadOptions): string {
   const modelDir = resolve(opts.modelDir);
   const files = [join(modelDir, 'config.json'), ...checkpointFiles(modelDir)].map((f) => {
@@ -87,7 +88,9 @@ export function modelCacheDir(opts: LoadOptions): string {
     return [f, s.size, s.mtimeMs];
   });
   const calib = isCalibrated(readConfig(modelDir), opts) ? { calib: [CALIBRATION_TOKENS, CALIBRATION_SEQUENCE] } : {};
-  const key = JSON.stringify({ v: BUILDER_VERSION, files, tag: buildTag(opts), ...calib });
+  // LoRA adapters (lora.ts), in order: their files' path, size and mtime. None: the key is as before.
+  const adapters = opts.adapters?.length ? { adapters: adapterIdentity(opts.adapters) } : {};
+  const key = JSON.stringify({ v: BUILDER_VERSION, files, tag: buildTag(opts), ...calib, ...adapters });
   const hash = createHash('sha256').update(key).digest('hex').slice(0, 16);
   const safeName = basename(modelDir).replace(/[^A-Za-z0-9._-]/g, '_');
   return join(resolve(opts.cacheDir ?? defaultCacheDir()), `${safeName}-${buildTag(opts)}-${hash}`);
@@ -146,8 +149,8 @@ export function ensureModel(opts: LoadOptions, onProgress?: (p: LoadProgress) =>
   const dir = modelCacheDir(opts);
   const onnxFile = join(dir, ONNX_FILE);
   if (isBuilt(dir)) return { dir, onnxFile, config, built: false };
-  onProgress?.({ stage: 'convert', message: `Converting ${opts.modelDir} (${buildTag(opts)}) into ${dir}`, fraction: 0 });
-  const source = openCheckpoint(opts.modelDir);
+  onProgress?.({ stage: 'convert', message: `Converting ${opts.modelDir} (${buildTag(opts)}${opts.adapters?.length ? ` + LoRA ${opts.adapters.join(', ')}` : ''}) into ${dir}`, fraction: 0 });
+  const source = withAdapters(opts.adapters, config, () => openCheckpoint(opts.modelDir));
   try {
     buildInto(source, dir, opts, onProgress, calibrationFor(opts.modelDir, opts));
   } finally {

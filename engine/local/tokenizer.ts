@@ -54,6 +54,20 @@ function tokenContent(v: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The one place a Hugging Face tokenizer is built from its parsed tokenizer.json (`file` names it in
+ * errors). Decoding keeps spaces as they are: the library's clean-up turns "a , b" into "a, b".
+ */
+export function tokenizerFromJson(file: string, json: object, config: Record<string, unknown> = {}): Tokenizer {
+  try {
+    const tok = new Tokenizer(json, { ...config, clean_up_tokenization_spaces: false });
+    tok.encode('a'); // surface lazy failures (bad merges/vocab) here, not mid-request
+    return tok;
+  } catch (e) {
+    throw new NeoxError(`${file}: invalid tokenizer (${(e as Error).message})`, 'bad_tokenizer');
+  }
+}
+
 /** Load `modelDir/tokenizer.json` (+ optional tokenizer_config.json). Errors name the file. */
 export async function loadTokenizer(modelDir: string): Promise<NeoxTokenizer> {
   const file = join(modelDir, 'tokenizer.json');
@@ -63,13 +77,7 @@ export async function loadTokenizer(modelDir: string): Promise<NeoxTokenizer> {
     throw new NeoxError(`${file}: not a Hugging Face tokenizer (missing field "model")`, 'bad_tokenizer');
   }
   const config = await readOptionalConfig(join(modelDir, 'tokenizer_config.json'));
-  let tok: Tokenizer;
-  try {
-    tok = new Tokenizer(json as object, { ...config, clean_up_tokenization_spaces: false });
-    tok.encode('a'); // surface lazy failures (bad merges/vocab) here, not mid-request
-  } catch (e) {
-    throw new NeoxError(`${file}: invalid tokenizer (${(e as Error).message})`, 'bad_tokenizer');
-  }
+  const tok = tokenizerFromJson(file, json as object, config);
   const eosName = tokenContent(config.eos_token) ?? '<|endoftext|>';
   const eosTokenId = tok.token_to_id(eosName);
   return {

@@ -8,7 +8,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Tokenizer } from '@huggingface/tokenizers';
+import type { Tokenizer } from '@huggingface/tokenizers';
+import { tokenizerFromJson } from '../local/tokenizer';
 import { NeoxError } from '../types';
 
 const BUNDLED = join('models', 'neox-code-23m', 'tokenizer.json');
@@ -51,5 +52,5 @@ function load(path: string): Tokenizer {
   } catch (e) {
     throw new NeoxError(`Cannot read tokenizer ${path}: ${(e as Error).message}`, 'bad_setting');
   }
-  return new Tokenizer(json, {});
+  return tokenizerFromJson(path, json);
 }
