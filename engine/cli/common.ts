@@ -12,6 +12,7 @@ export const modelOptions: OptionSpec = {
   'block-size': { type: 'string' },
   'cache-dir': { type: 'string' },
   threads: { type: 'string' },
+  adapter: { type: 'string', multiple: true },
 };
 
 export const modelUsage = `Model options:
@@ -20,7 +21,9 @@ export const modelUsage = `Model options:
   --quant Q          fp32 | int8 | int4 (default int8)
   --block-size N     int4 block size, 32 (default) or 128
   --cache-dir DIR    where built ONNX models are cached (default: the user cache folder)
-  --threads N        onnxruntime threads (default: all cores)`;
+  --threads N        onnxruntime threads (default: all cores)
+  --adapter DIR      a PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors) merged into
+                     the weights before quantization; repeat to apply several, in order`;
 
 export function str(v: ArgValues, name: string): string | undefined {
   const x = v[name];
@@ -59,12 +62,14 @@ export function backendFromArgs(v: ArgValues, extra: { maxBatch?: number } = {})
   const blockSize = num(v, 'block-size', { int: true });
   if (blockSize !== undefined && blockSize !== 32 && blockSize !== 128) throw new UsageError(`--block-size must be 32 or 128 (got ${blockSize})`);
   const cacheDir = str(v, 'cache-dir');
+  const adapters = [v.adapter ?? []].flat().filter((d): d is string => typeof d === 'string');
   return createLocalBackend({
     modelDir: resolve(str(v, 'model') ?? defaultModelDir()),
     quant,
     blockSize,
     cacheDir: cacheDir ? resolve(cacheDir) : undefined,
     threads: num(v, 'threads', { int: true, min: 1 }),
+    adapters: adapters.length ? adapters.map((d) => resolve(d)) : undefined,
     maxBatch: extra.maxBatch,
   });
 }

@@ -27,6 +27,11 @@ export interface LoadOptions {
   cacheDir?: string;
   /** onnxruntime intra-op threads (default: cores). */
   threads?: number;
+  /**
+   * Hugging Face PEFT LoRA adapter folders (adapter_config.json + adapter_model.safetensors),
+   * merged into the weights in this order before quantization (lora.ts); part of the build's cache key.
+   */
+  adapters?: string[];
 }
 
 export interface RunnerInfo {
