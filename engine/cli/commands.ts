@@ -11,4 +11,5 @@ export const commands: Record<string, () => Promise<{ default: Command }>> = {
   info: () => import('./info'),
   serve: () => import('./serve'),
   pull: () => import('./pull'),
+  models: () => import('./models'),
 };

@@ -18,6 +18,7 @@ import { tokenizerFromJson } from './tokenizer';
 import { readFileSync } from 'node:fs';
 import { CALIBRATION_TEXT } from './quant/calibration-text';
 import { CALIBRATION_MAX_COST, calibrationCost } from './quant/calibrate';
+import { checkMemory } from './memory';
 
 /**
  * Bump when the graph or weight format changes, so old cached builds are not reused.
@@ -148,7 +149,10 @@ export function ensureModel(opts: LoadOptions, onProgress?: (p: LoadProgress) =>
   const config = readConfig(opts.modelDir);
   const dir = modelCacheDir(opts);
   const onnxFile = join(dir, ONNX_FILE);
-  if (isBuilt(dir)) return { dir, onnxFile, config, built: false };
+  const built = isBuilt(dir);
+  // Stops here, naming the need, the memory available and a precision that fits, rather than part-way (memory.ts).
+  checkMemory(config, { quant: opts.quant, blockSize: opts.blockSize, calibrated: isCalibrated(config, opts) }, { build: !built, name: opts.modelDir });
+  if (built) return { dir, onnxFile, config, built: false };
   onProgress?.({ stage: 'convert', message: `Converting ${opts.modelDir} (${buildTag(opts)}${opts.adapters?.length ? ` + LoRA ${opts.adapters.join(', ')}` : ''}) into ${dir}`, fraction: 0 });
   const source = withAdapters(opts.adapters, config, () => openCheckpoint(opts.modelDir));
   try {
