@@ -190,7 +190,7 @@ async function fetchFile(
   commit: string,
   f: PlannedFile,
   ctx: Resolved & { signal?: AbortSignal; repoDir: string; snap: string },
-  events: { onBytes?: (n: number) => void; onResume?: (offset: number) => void } = {},
+  events: { onBytes?: (n: number) => void; onResume?: (offset: number) => void; idleMs?: number } = {},
 ): Promise<void> {
   const blob = blobPath(ctx.repoDir, f.blobName);
   if (sizeOf(blob) !== f.size) {
@@ -212,6 +212,8 @@ export interface DownloadOptions extends HubOptions {
   /** Files transferred at once (default 4). */
   concurrency?: number;
   onProgress?: (p: DownloadProgress) => void;
+  /** A transfer idle this long is cut and resumed (default HF_HUB_DOWNLOAD_TIMEOUT, else 30 s). */
+  idleMs?: number;
   /** Free bytes where the cache lives (default: fs.statfs); for tests. */
   freeBytes?: (dir: string) => Promise<number>;
 }
@@ -279,6 +281,7 @@ export async function downloadModel(plan: DownloadPlan, opts: DownloadOptions = 
       }
       if (!sizeOf(`${blobPath(plan.repoDir, f.blobName)}.incomplete`)) report(f.path, 'start');
       await fetchFile(plan.repo, plan.commit, f, ctx, {
+        idleMs: opts.idleMs,
         onResume: (offset) => {
           done += offset;
           report(f.path, 'resume');

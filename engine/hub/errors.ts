@@ -3,7 +3,7 @@ import { NeoxError } from '../types';
 
 export type HubErrorCode = 'hub_unauthorized' | 'hub_not_found' | 'hub_checksum' | 'hub_offline' | 'hub_no_space' | 'hub_http' | 'hub_network' | 'hub_not_a_model' | 'hub_declined';
 
-export function hubError(message: string, code: HubErrorCode): NeoxError {
+export function hubError(message: string, code: HubErrorCode | string): NeoxError {
   return new NeoxError(message, code);
 }
 

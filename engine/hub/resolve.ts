@@ -7,6 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { NeoxError } from '../types';
 import { findCachedSnapshot, hubCacheDir, missingModelFiles, readRef, repoCacheDir, snapshotDir, type CachedSnapshot } from './cache';
 import { downloadModel, offlineError, planDownload, type DownloadOptions, type DownloadPlan } from './download';
 import { isOffline } from './env';
@@ -71,7 +72,13 @@ export async function resolveModelRef(ref: string, opts: ResolveOptions = {}): P
   if (!opts.download && !opts.confirm) {
     throw hubError(`${repo}@${revision} is not in the Hugging Face cache (${repoCacheDir(cacheDir, repo)}): download it with \`neox pull ${ref}\``, 'hub_not_found');
   }
-  const plan = await planDownload(repo, revision, { ...opts, cacheDir });
+  const plan = await planDownload(repo, revision, { ...opts, cacheDir }).catch((e: unknown) => {
+    // `--model some/dir` with a typo in a relative folder name reads as a Hub id: say both.
+    if (e instanceof NeoxError && (e.code === 'hub_not_found' || e.code === 'hub_unauthorized')) {
+      throw hubError(`${e.message} (and there is no folder ${resolve(ref)})`, e.code);
+    }
+    throw e;
+  });
   if (opts.confirm && !(await opts.confirm(plan))) throw hubError(`Download of ${repo}@${revision} declined`, 'hub_declined');
   return downloadModel(plan, opts);
 }

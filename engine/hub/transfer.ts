@@ -44,6 +44,8 @@ export interface TransferOptions {
   onResume?: (offset: number) => void;
   /** Failed attempts allowed in a row without progress (default 4). */
   retries?: number;
+  /** A transfer that receives nothing for this long is cut and retried (default HF_HUB_DOWNLOAD_TIMEOUT seconds, else 30 s). */
+  idleMs?: number;
   /** Backoff before retry n (ms); default 250 * 2^n. */
   backoffMs?: (attempt: number) => number;
 }
@@ -114,6 +116,7 @@ export async function downloadBlob(file: RemoteFile, dest: string, opts: Transfe
     opts.onResume?.(offset);
   }
   const retries = opts.retries ?? 4;
+  const idleMs = opts.idleMs ?? (Number(process.env.HF_HUB_DOWNLOAD_TIMEOUT) > 0 ? Number(process.env.HF_HUB_DOWNLOAD_TIMEOUT) * 1000 : 30_000);
   const backoff = opts.backoffMs ?? ((n: number) => 250 * 2 ** n);
   let failures = 0;
   let lastError = '';
@@ -152,19 +155,40 @@ export async function downloadBlob(file: RemoteFile, dest: string, opts: Transfe
         if (res.status === 200 || start !== offset) await restart(); // Range not honoured: take the whole body
       }
       const fh = await open(incomplete, offset > 0 ? 'a' : 'w');
+      // The body is read by hand: an abort, or no data for idleMs, cancels the reader. (Relying on fetch's
+      // signal alone, a read pending when the signal fired was seen to never settle.)
+      const reader = res.body?.getReader();
+      let stalled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const cancel = () => void reader?.cancel().catch(() => undefined);
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          stalled = true;
+          cancel();
+        }, idleMs);
+      };
+      opts.signal?.addEventListener('abort', cancel, { once: true });
       try {
-        if (res.body) {
-          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-            if (offset + chunk.length > file.size) throw hubError(`${opts.label}: the server sent more than the ${file.size} bytes the Hub lists`, 'hub_checksum');
-            await fh.write(chunk);
-            hash.update(chunk);
-            offset += chunk.length;
-            opts.onBytes?.(chunk.length);
-          }
+        arm();
+        for (;;) {
+          const next = await reader?.read();
+          if (!next || next.done) break;
+          arm();
+          const chunk = next.value;
+          if (offset + chunk.length > file.size) throw hubError(`${opts.label}: the server sent more than the ${file.size} bytes the Hub lists`, 'hub_checksum');
+          await fh.write(chunk);
+          hash.update(chunk);
+          offset += chunk.length;
+          opts.onBytes?.(chunk.length);
         }
       } finally {
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', cancel);
         await fh.close();
       }
+      opts.signal?.throwIfAborted();
+      if (stalled) throw new TransientError(`no data for ${idleMs / 1000} s`);
       if (offset < file.size) throw new TransientError(`the connection closed after ${offset} of ${file.size} bytes`);
     } catch (e) {
       if (opts.signal?.aborted) throw e;
