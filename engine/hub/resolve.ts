@@ -74,7 +74,7 @@ export async function resolveModelRef(ref: string, opts: ResolveOptions = {}): P
   }
   const plan = await planDownload(repo, revision, { ...opts, cacheDir }).catch((e: unknown) => {
     // `--model some/dir` with a typo in a relative folder name reads as a Hub id: say both.
-    if (e instanceof NeoxError && (e.code === 'hub_not_found' || e.code === 'hub_unauthorized')) {
+    if (e instanceof NeoxError && ['hub_not_found', 'hub_unauthorized', 'hub_network'].includes(e.code)) {
       throw hubError(`${e.message} (and there is no folder ${resolve(ref)})`, e.code);
     }
     throw e;
