@@ -246,6 +246,7 @@ export async function downloadModel(plan: DownloadPlan, opts: DownloadOptions = 
   const meter = new SpeedMeter();
   let done = 0;
   let filesDone = 0;
+  let lastReport = 0;
   const report = (file?: string, event?: DownloadProgress['event']) => {
     const bytesPerSecond = meter.bytesPerSecond();
     const left = plan.totalBytes - done;
@@ -289,6 +290,10 @@ export async function downloadModel(plan: DownloadPlan, opts: DownloadOptions = 
         onBytes: (n) => {
           done += n;
           if (n > 0) meter.add(n);
+          // At most 10 reports a second, whatever the chunk size (the editor forwards each one).
+          const now = performance.now();
+          if (now - lastReport < 100) return;
+          lastReport = now;
           report();
         },
       });
