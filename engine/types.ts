@@ -57,6 +57,13 @@ export interface CompletionRequest extends DecodingOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Chat prompt formats (snippets/chat/formats.json describes each): 'checkpoint' is the checkpoint's own
+ * chat_template (tokenizer_config.json); 'server' (reported only) means a remote server rendered it.
+ */
+export const CHAT_FORMATS = ['checkpoint', 'neoxt-chat', 'dolly-v2', 'stablelm-tuned-alpha', 'redpajama-chat', 'redpajama-instruct', 'base'] as const;
+export type ChatFormat = (typeof CHAT_FORMATS)[number];
+
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
   content: string;
@@ -64,6 +71,8 @@ export interface ChatMessage {
 
 export interface ChatRequest extends DecodingOptions {
   messages: ChatMessage[];
+  /** The prompt format; absent or 'auto': chosen from the checkpoint (engine/chat-template.ts). */
+  format?: ChatFormat | 'auto';
   signal?: AbortSignal;
 }
 
@@ -86,6 +95,8 @@ export interface CompletionResult {
   usage: { promptTokens: number; completionTokens: number };
   /** Milliseconds; filled where measured. */
   timings?: { firstTokenMs?: number; totalMs?: number; promptTokensReused?: number };
+  /** chat(): the format the prompt was rendered in (a CHAT_FORMATS name, or 'server' when a remote server rendered it). */
+  chatFormat?: string;
 }
 
 export interface LoadProgress {
@@ -121,6 +132,8 @@ export interface CompletionBackend {
   chat(req: ChatRequest, onChunk?: (c: TextChunk) => void): Promise<CompletionResult>;
   /** Token count of `text` (exact for local, may be estimated for remote). Used for prompt budgets. */
   countTokens(text: string): Promise<number>;
+  /** The prompt chat(req) would send and its format, where the backend renders chat prompts itself (exact fitting). */
+  renderChat?(req: ChatRequest): Promise<{ prompt: string; format: string }>;
   /** Token ids of `text`, where the backend has its own tokenizer: what `promptIds` takes. */
   tokenize?(text: string): Promise<number[]>;
   /** Cheap liveness check for the status bar. */

@@ -16,7 +16,7 @@
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 import type { Position, Range } from 'vscode-languageserver-protocol';
-import type { BackendKind, Quantization } from '../engine/types';
+import type { BackendKind, ChatFormat, Quantization } from '../engine/types';
 
 export type { BackendKind, Quantization } from '../engine/types';
 export { DEFAULT_SETTINGS, SETTINGS, SETTING_ENTRIES, contributedConfiguration, defaultOf, defaultSettings } from './settings';
@@ -117,10 +117,16 @@ export interface ChatParams {
   streamId: string;
   messages: ChatTurn[];
   context?: ChatContext[];
+  /** The prompt format (a CHAT_FORMATS name); absent or 'auto': the neoxComplete.chatFormat setting. */
+  format?: ChatFormat | 'auto';
 }
 export interface ChatResult {
   content: string;
   finishReason: string;
+  /** The prompt format the answer was generated with (CHAT_FORMATS, or 'server': a remote server's own template). */
+  format?: string;
+  /** What did not fit in the model's context: the oldest turns dropped, the attachment characters cut. */
+  omitted?: { turns: number; attachmentChars: number };
 }
 /** Client -> server request: the assistant's answer to the conversation, streamed with `neox/stream`. */
 export const ChatRequest = new RequestType<ChatParams, ChatResult, void>('neox/chat');
@@ -210,6 +216,25 @@ export interface ListedModel {
   current?: boolean;
   /** The embedded default model: selecting it sets modelPath to '' (not to its folder inside the extension). */
   embedded?: boolean;
+  /** A model of the curated catalogue (engine/catalogue.json) on the Hugging Face Hub; `id` is its Hub id. */
+  hub?: HubModelListing;
+}
+/** What the picker shows of a catalogue model: sizes, memory per precision and fit on the server's machine, cache state. */
+export interface HubModelListing {
+  /** Hub id, ORG/NAME. */
+  repo: string;
+  parameters: number;
+  downloadBytes: number;
+  /** Estimated memory for the first start at each precision (engine/local/memory.ts; int4 at block size 32), bytes. */
+  memoryBytes: Record<Quantization, number>;
+  /** Whether each precision fits the memory available (with a margin). */
+  fits: Record<Quantization, boolean>;
+  /** Memory available on the server's machine, bytes. */
+  freeBytes: number;
+  /** The precision the settings select (neoxComplete.quantization): the one the row describes. */
+  quantization: Quantization;
+  /** The snapshot folder when the model is already in the Hugging Face cache; absent: it must be downloaded. */
+  cachedDir?: string;
 }
 export interface ListModelsResult {
   models: ListedModel[];

@@ -8,7 +8,7 @@
  *
  * The backend kinds, the quantizations and the remote timeouts are engine facts (engine/types.ts).
  */
-import { BACKEND_KINDS, QUANTIZATIONS, REMOTE_TIMEOUT_DEFAULTS } from '../engine/types';
+import { BACKEND_KINDS, CHAT_FORMATS, QUANTIZATIONS, REMOTE_TIMEOUT_DEFAULTS } from '../engine/types';
 
 interface Common {
   /** Position in the Settings UI. */
@@ -167,6 +167,31 @@ export const SETTINGS = {
     minimum: 100,
     order: 16,
     description: 'Remote backends: how long to wait for the first token of an answer, in milliseconds (a busy 20B server can be slow).',
+  },
+  adapters: {
+    type: 'stringArray',
+    default: [],
+    order: 17,
+    markdown: true,
+    description:
+      'Local backend: Hugging Face PEFT LoRA adapter folders (`adapter_config.json`, `adapter_model.safetensors`; absolute paths), merged into the model\'s weights in this order before quantization. Empty: none.',
+  },
+  chatFormat: {
+    type: 'enum',
+    values: ['auto', ...CHAT_FORMATS],
+    default: 'auto',
+    order: 18,
+    enumDescriptions: [
+      "Chosen from the checkpoint: its own chat_template, else the format its name (config.json, folder) is recognised as.",
+      "The checkpoint's own chat_template (tokenizer_config.json).",
+      'GPT-NeoXT-Chat-Base-20B: <human>: / <bot>: turns.',
+      'Dolly-v2: its intro line, ### Instruction: / ### Response:.',
+      'StableLM-Tuned-Alpha: its system prompt, <|USER|> / <|ASSISTANT|>.',
+      'RedPajama-INCITE-Chat: <human>: / <bot>: turns.',
+      'RedPajama-INCITE-Instruct: Q: / A:.',
+      'Base models (GPT-NeoX-20B, Pythia, neox-code-23m): a few-shot User: / Assistant: transcript.',
+    ],
+    description: 'Chat: the prompt format the conversation is written in for the model.',
   },
 } as const satisfies Record<string, SettingSpec>;
 

@@ -4,7 +4,7 @@
  * stream.ts): the result is exactly what was emitted, nothing shown is taken back, and a loop or
  * a cut ends the engine request. Each stops between two tokens when `signal` aborts.
  */
-import { NeoxError, type ChatMessage, type CompletionBackend, type CompletionResult, type DecodingOptions, type ModelInfo, type TextChunk } from '../engine/types';
+import { CHAT_FORMATS, NeoxError, type ChatFormat, type ChatMessage, type CompletionBackend, type CompletionResult, type DecodingOptions, type ModelInfo, type TextChunk } from '../engine/types';
 import { codeLines, findComment } from './comment';
 import { codeSteeringFor, templateFor } from './context/templates';
 import { asLineComments, languageFromFileName } from './language';
@@ -12,6 +12,7 @@ import { postprocess, type PostprocessContext } from './postprocess/index';
 import { LoopStream } from './postprocess/loop-stream';
 import { chain, LinesStream, TrimStream, type TextStream } from './postprocess/stream';
 import { trimTrailingWhitespace } from './postprocess/trim-whitespace';
+import { fitChat } from './chat-fit';
 import type { ChatParams, ChatResult, GenerateFileParams, GenerateFileResult, GenerateFromCommentResult } from '../protocol/index';
 
 export interface GenerateDeps {
@@ -19,6 +20,8 @@ export interface GenerateDeps {
   info: ModelInfo;
   maxTokens: number;
   temperature: number;
+  /** neoxComplete.chatFormat: the chat prompt format when the request names none. */
+  chatFormat?: ChatFormat | 'auto';
   countTokens(text: string): Promise<number>;
   signal: AbortSignal;
   emit(delta: string): void;
@@ -185,23 +188,38 @@ export async function generateFile(p: GenerateFileParams, d: GenerateDeps): Prom
 
 export async function chat(p: ChatParams, d: GenerateDeps): Promise<ChatResult> {
   if (!Array.isArray(p.messages) || p.messages.length === 0) throw new NeoxError('chat: messages is empty', 'bad_request');
-  const messages: ChatMessage[] = [];
-  const ctx = (p.context ?? []).filter((c) => c && typeof c.text === 'string' && c.text.trim());
-  if (ctx.length) {
-    const parts = ctx.map((c) => `${c.fileName ?? 'selection'}${c.languageId ? ` (${c.languageId})` : ''}:\n\`\`\`\n${c.text}\n\`\`\``);
-    messages.push({ role: 'system', content: `You are a helpful coding assistant. The user attached:\n\n${parts.join('\n\n')}` });
+  const format = p.format ?? d.chatFormat ?? 'auto';
+  if (format !== 'auto' && !(CHAT_FORMATS as readonly string[]).includes(format)) {
+    throw new NeoxError(`chat: unknown format ${JSON.stringify(format)} (known: auto, ${CHAT_FORMATS.join(', ')})`, 'bad_request');
   }
+  const turns: ChatMessage[] = [];
   for (const m of p.messages) {
     if (m.role !== 'user' && m.role !== 'assistant') throw new NeoxError(`chat: message role must be user or assistant, got ${JSON.stringify(m.role)}`, 'bad_request');
-    messages.push({ role: m.role, content: String(m.content ?? '') });
+    turns.push({ role: m.role, content: String(m.content ?? '') });
   }
   const maxTokens = Math.max(d.maxTokens, 256);
+  // The history and attachments are fitted to what the context leaves after room for the answer.
+  const budget = d.info.contextLength - Math.min(maxTokens, Math.floor(d.info.contextLength / 2)) - 1;
+  const measure = async (messages: ChatMessage[]) => {
+    if (d.backend.renderChat) return d.countTokens((await d.backend.renderChat({ messages, format, maxTokens })).prompt);
+    // Template overhead is a few tokens per message (as the remote backends estimate it).
+    let n = 8;
+    for (const m of messages) n += (await d.countTokens(m.content)) + 8;
+    return n;
+  };
+  const ctx = (p.context ?? []).filter((c) => c && typeof c.text === 'string' && c.text.trim());
+  const fitted = await fitChat({ system: 'You are a helpful coding assistant.', attachments: ctx, turns, budget, measure });
+  let used: string | undefined;
   // Small models fall into loops in prose too: the answer stops at a back-to-back loop, keeping its
   // first run; surrounding whitespace is trimmed as it streams.
   const r = await streamThrough(
-    (signal, onChunk) => d.backend.chat({ messages, maxTokens, temperature: d.temperature, signal }, onChunk),
+    async (signal, onChunk) => {
+      const res = await d.backend.chat({ messages: fitted.messages, format, maxTokens, temperature: d.temperature, signal }, onChunk);
+      used = res.chatFormat;
+      return res;
+    },
     chain(new LoopStream('prose'), new TrimStream(true)),
     d,
   );
-  return { content: r.text, finishReason: r.finishReason };
+  return { content: r.text, finishReason: r.finishReason, ...(used ? { format: used } : {}), omitted: fitted.omitted };
 }

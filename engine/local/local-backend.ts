@@ -24,7 +24,7 @@ import { scoreTexts, type TextNll } from './decoding/perplexity';
 import { SerialQueue } from './serial-queue';
 import { completeGroup, completeOne, completePrompts, type LoadedModel, type Queued } from './completions';
 import { cancelledResult } from './completion-result';
-import { chatTemplateFor, type ChatTemplate } from '../chat-template';
+import { chatTemplateFor, localCheckpointFacts, type ChatTemplate } from '../chat-template';
 
 export type RunnerLoader = (opts: LoadOptions, onProgress?: (p: LoadProgress) => void) => Promise<ModelRunner>;
 
@@ -44,6 +44,8 @@ export interface LocalBackend extends CompletionBackend {
   /** Summed NLL of the first `maxTokens` tokens of each text (perplexity evaluation); `onText` reports progress. */
   score(texts: string[], maxTokens: number, opts?: { onText?: (index: number, r: TextNll) => void; signal?: AbortSignal }): Promise<TextNll[]>;
   tokenize(text: string): Promise<number[]>;
+  /** The chat prompt, its format and the stop strings that end the model's turn. */
+  renderChat(req: ChatRequest): Promise<{ prompt: string; format: string; stop: string[] }>;
   /** Available after load(). */
   readonly runnerInfo: RunnerInfo | undefined;
 }
@@ -74,7 +76,8 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
   let model: LoadedModel | undefined;
   // Until load(), countTokens reads the tokenizer alone.
   let tokenizer: NeoxTokenizer | undefined;
-  let chatTemplate: ChatTemplate | undefined;
+  /** Chat templates by requested format ('auto' included), compiled on first use. */
+  let chatTemplates = new Map<string, ChatTemplate>();
   let disposed = false;
   const queue = new SerialQueue();
 
@@ -104,7 +107,7 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
 
     load(onProgress) {
       loading ??= (async () => {
-        chatTemplate = undefined; // compiled on first chat()
+        chatTemplates = new Map(); // compiled on first chat()
         model = await loadModel(opts, onProgress);
         tokenizer = model.tokenizer;
         return {
@@ -142,13 +145,20 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
       return onRunner((m) => completePrompts(m, prompts, o, onChunk));
     },
 
-    async chat(req: ChatRequest, onChunk?: (c: TextChunk) => void): Promise<CompletionResult> {
+    async renderChat(req: ChatRequest) {
       const m = await ready();
-      chatTemplate ??= chatTemplateFor(m.tokenizer.config, join(opts.modelDir, 'tokenizer_config.json'));
-      const prompt = chatTemplate.render(req.messages);
-      const stop = [...(req.stop ?? []), ...chatTemplate.stop];
-      const { messages: _m, ...rest } = req;
-      return backend.complete({ ...rest, prompt, stop: stop.length ? stop : undefined }, onChunk);
+      const key = req.format ?? 'auto';
+      let t = chatTemplates.get(key);
+      if (!t) chatTemplates.set(key, (t = chatTemplateFor(localCheckpointFacts(opts.modelDir, m.tokenizer.config), key)));
+      return { prompt: t.render(req.messages), format: t.name, stop: t.stop };
+    },
+
+    async chat(req: ChatRequest, onChunk?: (c: TextChunk) => void): Promise<CompletionResult> {
+      const { prompt, format, stop: turnStop } = await backend.renderChat(req);
+      const stop = [...(req.stop ?? []), ...turnStop];
+      const { messages: _m, format: _f, ...rest } = req;
+      const r = await backend.complete({ ...rest, prompt, stop: stop.length ? stop : undefined }, onChunk);
+      return { ...r, chatFormat: format };
     },
 
     async score(texts, maxTokens, o = {}) {

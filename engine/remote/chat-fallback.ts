@@ -1,8 +1,9 @@
 /**
  * Chat against a base model. vLLM (transformers >= 4.44) and TGI refuse /v1/chat/completions
  * for a checkpoint without a chat template, which is the case of GPT-NeoX-20B itself. Then we
- * render the conversation with the same default template the local engine uses (GPT-NeoXT-Chat
- * style, snippets/chat) and run it as a plain completion, stopping at the next human turn.
+ * render the conversation with a built-in format (engine/chat-template.ts, snippets/chat) and run
+ * it as a plain completion, stopping where the format's next user turn starts. A request that
+ * names a format (not 'auto') is always rendered here, in that format.
  */
 import { chatTemplateFor } from '../chat-template';
 import type { ChatRequest, CompletionRequest, CompletionResult, TextChunk } from '../types';
@@ -24,17 +25,21 @@ export class ChatFallback {
     onChunk: ((c: TextChunk) => void) | undefined,
     viaServer: () => Promise<CompletionResult>,
     complete: (r: CompletionRequest, onChunk?: (c: TextChunk) => void) => Promise<CompletionResult>,
+    /** The remote model's id, to recognise its format. */
+    modelId?: string,
   ): Promise<CompletionResult> {
-    if (!this.active) {
+    const named = req.format && req.format !== 'auto' && req.format !== 'checkpoint';
+    if (!this.active && !named) {
       try {
-        return await viaServer();
+        return { ...(await viaServer()), chatFormat: 'server' };
       } catch (e) {
         if (!isNoChatTemplate(e)) throw e;
         this.active = true;
       }
     }
-    const template = chatTemplateFor({}, 'remote model');
-    const { messages, ...rest } = req;
-    return complete({ ...rest, prompt: template.render(messages), stop: [...(req.stop ?? []), ...template.stop] }, onChunk);
+    const template = chatTemplateFor({ names: modelId ? [modelId] : [], tokenizerConfig: {}, tokenizerConfigFile: 'remote model' }, named ? req.format : 'auto');
+    const { messages, format: _f, ...rest } = req;
+    const r = await complete({ ...rest, prompt: template.render(messages), stop: [...(req.stop ?? []), ...template.stop] }, onChunk);
+    return { ...r, chatFormat: template.name };
   }
 }

@@ -43,6 +43,7 @@ async function stream<T>(
         info,
         maxTokens: settings.maxTokens,
         temperature: settings.temperature,
+        chatFormat: settings.chatFormat,
         countTokens: (t) => backend.countTokens(t),
         signal,
         emit: (delta) => void connection.sendNotification(StreamNotification, { streamId, delta }).catch(() => undefined),

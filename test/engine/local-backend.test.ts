@@ -179,11 +179,11 @@ test('bad options name the field; prompt longer than the context is refused', as
   assert.equal(await backend.countTokens('hello world'), 2);
 });
 
-test('chat: default GPT-NeoXT template and stop at the next <human>: turn', async () => {
+test('chat: the GPT-NeoXT format (asked for by name) stops at the next <human>: turn', async () => {
   const prompt = 'You are terse.\n<human>: Hi\n<bot>:';
   const script = tok.encode(' Hello!\n<human>: more');
   const { backend } = backendWith(scriptFn([{ prompt: tok.encode(prompt), script }]));
-  const r = await backend.chat({ messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Hi' }], maxTokens: 50 });
+  const r = await backend.chat({ messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Hi' }], format: 'neoxt-chat', maxTokens: 50 });
   assert.equal(r.choices[0]!.text, ' Hello!');
   assert.equal(r.choices[0]!.finishReason, 'stop');
 });
