@@ -1,23 +1,30 @@
 /**
  * "NeoX: Select model / backend": the models the server knows (ListModelsRequest) plus choices to
- * browse for a local checkpoint folder or point at a remote server. Writes the settings; the server
- * picks them up live.
+ * browse for a local checkpoint folder or point at a remote server, then the curated catalogue under
+ * "Download from Hugging Face" (memory and fit on this machine in each row: model-row.ts). Writes the
+ * settings; the server picks them up live.
  */
 import * as vscode from 'vscode';
-import { ListModelsRequest, type BackendKind } from '../../protocol/index';
+import { ListModelsRequest, type BackendKind, type HubModelListing } from '../../protocol/index';
 import { settings, updateSetting } from '../config';
 import type { NeoxClient } from '../neox-client';
-import { modelPickRow } from './model-row';
+import { hubPickAction, modelPickRow } from './model-row';
 
 type Pick = vscode.QuickPickItem & { action: () => Promise<void> };
 
 export async function selectModel(neox: NeoxClient): Promise<void> {
   const current = settings();
   const items: Pick[] = [];
+  const hubItems: Pick[] = [];
   let listedEmbedded = false;
   try {
     const { models } = await (await neox.ready()).sendRequest(ListModelsRequest);
     for (const m of models) {
+      if (m.hub) {
+        const hub = m.hub;
+        hubItems.push({ ...modelPickRow(m), action: () => pickHubModel(hub) });
+        continue;
+      }
       listedEmbedded ||= !!m.embedded;
       items.push({
         ...modelPickRow(m),
@@ -76,6 +83,28 @@ export async function selectModel(neox: NeoxClient): Promise<void> {
       },
     })),
   );
+  if (hubItems.length) items.push({ label: 'Download from Hugging Face', kind: vscode.QuickPickItemKind.Separator, action: async () => undefined }, ...hubItems);
   const pick = await vscode.window.showQuickPick(items, { title: 'NeoX: Select model / backend', matchOnDescription: true });
   await pick?.action();
+}
+
+/** A catalogue model: use it when it is in the Hugging Face cache, else download it (or say how). */
+async function pickHubModel(hub: HubModelListing): Promise<void> {
+  const action = hubPickAction({ hub }, await vscode.commands.getCommands(true));
+  if (action.kind === 'download') {
+    await vscode.commands.executeCommand(action.command, action.repo);
+    return;
+  }
+  if (action.kind === 'pull') {
+    const copy = 'Copy command';
+    if ((await vscode.window.showInformationMessage(action.message, copy)) === copy) await vscode.env.clipboard.writeText(action.shellCommand);
+    return;
+  }
+  if (action.warning && (await vscode.window.showWarningMessage(action.warning, 'Use anyway')) !== 'Use anyway') return;
+  await updateSetting('backend', 'local');
+  if (action.quantization) {
+    await updateSetting('quantization', action.quantization);
+    void vscode.window.showInformationMessage(`${hub.repo}: quantization set to ${action.quantization}, the most precise that fits this machine's memory.`);
+  }
+  await updateSetting('modelPath', action.modelPath);
 }

@@ -1,7 +1,13 @@
-/** The models the picker offers: the embedded one, the configured checkpoint, the remote server's. */
+/**
+ * The models the picker offers: the embedded one, the configured checkpoint, the remote server's, then
+ * the curated catalogue (engine/catalogue.ts) with memory per precision, fit on this machine and
+ * whether each is already in the Hugging Face cache.
+ */
+import { resolve } from 'node:path';
 import type { Connection } from 'vscode-languageserver/node';
 import { modelName } from '../backend-factory';
-import { ListModelsRequest, type ListedModel } from '../../protocol/index';
+import { ListModelsRequest, type ListedModel, type NeoxSettings } from '../../protocol/index';
+import { listCatalogue } from '../../engine/catalogue';
 import type { ServerDeps } from '../services';
 
 export function register(connection: Connection, deps: ServerDeps): void {
@@ -30,5 +36,35 @@ function listModels({ settings: store, backends }: ServerDeps): ListedModel[] {
     const id = settings.remoteModel || backends.info?.id || settings.remoteUrl;
     models.push({ id, backend: settings.backend, description: settings.remoteUrl, name: modelName(backends.specFor(settings), backends.info?.id), location: settings.remoteUrl, current: true });
   }
+  models.push(...catalogueModels(settings));
   return models;
+}
+
+/** The catalogue as picker rows; a failure here (an unreadable cache folder) must not hide the other rows. */
+export function catalogueModels(settings: NeoxSettings, opts: { freeBytes?: number; hubCache?: string } = {}): ListedModel[] {
+  let listing: ReturnType<typeof listCatalogue>;
+  try {
+    listing = listCatalogue(opts);
+  } catch {
+    return [];
+  }
+  const local = settings.backend === 'local';
+  const selected = settings.modelPath ? resolve(settings.modelPath) : undefined;
+  return listing.models.map((m) => ({
+    id: m.repo,
+    backend: 'local',
+    name: m.name,
+    description: m.repo,
+    current: local && !!settings.modelPath && (settings.modelPath === m.repo || (!!m.cachedDir && selected === resolve(m.cachedDir))),
+    hub: {
+      repo: m.repo,
+      parameters: m.parameters,
+      downloadBytes: m.downloadBytes,
+      memoryBytes: m.memoryBytes,
+      fits: m.fits,
+      freeBytes: listing.free.bytes,
+      quantization: settings.quantization,
+      ...(m.cachedDir ? { cachedDir: m.cachedDir } : {}),
+    },
+  }));
 }
