@@ -8,11 +8,12 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, statfs } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { NeoxError } from '../types';
 import { blobPath, hubCacheDir, linkSnapshotFile, repoCacheDir, snapshotDir, writeRef } from './cache';
 import { hubEndpoint, hubToken, isOffline } from './env';
 import { hubError, httpStatusError } from './errors';
+import { acquireLock } from './lock';
 import { SpeedMeter, formatBytes, type DownloadProgress } from './progress';
 import { downloadBlob, type RemoteFile } from './transfer';
 
@@ -195,7 +196,18 @@ async function fetchFile(
   const blob = blobPath(ctx.repoDir, f.blobName);
   if (sizeOf(blob) !== f.size) {
     await mkdir(dirname(blob), { recursive: true });
-    await downloadBlob(f, blob, {
+    // Another process may be writing the same blob: wait for it, then take its result.
+    const release = await acquireLock(join(ctx.cacheDir, '.locks', basename(ctx.repoDir), `${f.blobName}.lock`), ctx.signal);
+    try {
+      if (sizeOf(blob) !== f.size) await transfer();
+    } finally {
+      await release();
+    }
+  }
+  linkSnapshotFile(blob, join(ctx.snap, f.path));
+
+  function transfer() {
+    return downloadBlob(f, blob, {
       url: `${ctx.endpoint}/${repo}/resolve/${commit}/${f.path.split('/').map(encodeURIComponent).join('/')}`,
       hubOrigin: ctx.origin,
       token: ctx.token,
@@ -205,7 +217,6 @@ async function fetchFile(
       ...events,
     });
   }
-  linkSnapshotFile(blob, join(ctx.snap, f.path));
 }
 
 export interface DownloadOptions extends HubOptions {

@@ -556,3 +556,16 @@ test('file selection: safetensors when present, else the pytorch_model*.bin inde
     return true;
   });
 });
+
+test('two downloads of the same model at once (CLI and editor): each file crosses the network once, both get the snapshot', async () => {
+  hub.reset();
+  const cacheDir = freshCache();
+  const [a, b] = await Promise.all([
+    planDownload('neox/code-23m', 'main', { cacheDir, endpoint: hub.hubUrl }).then((p) => downloadModel(p, { cacheDir, endpoint: hub.hubUrl })),
+    planDownload('neox/code-23m', 'main', { cacheDir, endpoint: hub.hubUrl }).then((p) => downloadModel(p, { cacheDir, endpoint: hub.hubUrl })),
+  ]);
+  assert.equal(a, b);
+  assertLayout(cacheDir, 'neox/code-23m', COMMIT);
+  for (const sh of SHARDS) assert.equal(cdnGets(sh).length, 1, sh);
+  assert.deepEqual(readdirSync(join(cacheDir, '.locks', 'models--neox--code-23m')), [], 'locks released');
+});
