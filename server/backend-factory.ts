@@ -15,6 +15,8 @@ export interface BackendSpec {
   model: string;
   apiKey?: string;
   cacheDir?: string;
+  /** Local only: LoRA adapter folders (neoxComplete.adapters), merged in order; absent when none. */
+  adapters?: string[];
   /** Remote only (the neoxComplete.remote* settings). */
   caFile?: string;
   connectTimeoutMs?: number;
@@ -26,7 +28,7 @@ export type BackendBuilder = (spec: BackendSpec) => CompletionBackend;
 /** The real backends, from the engine's registry; errors name the setting at fault. */
 export const defaultBuilder: BackendBuilder = (spec) => {
   if (spec.kind === 'local') {
-    return createBackend({ kind: 'local', modelDir: spec.modelDir, quant: spec.quant, cacheDir: spec.cacheDir });
+    return createBackend({ kind: 'local', modelDir: spec.modelDir, quant: spec.quant, cacheDir: spec.cacheDir, adapters: spec.adapters });
   }
   if (!spec.url) {
     throw new NeoxError(`neoxComplete.remoteUrl is empty: set it to your ${spec.kind} server's URL (e.g. http://gpu-box:8000)`, 'bad_setting');
@@ -106,6 +108,7 @@ export class BackendManager {
       apiKey: s.backend === 'local' ? undefined : this.apiKey,
       cacheDir: this.init.cacheDir,
     };
+    if (s.backend === 'local' && s.adapters.length) spec.adapters = [...s.adapters];
     // Remote-only settings take part only for remote backends: changing them never reloads a local model.
     if (s.backend !== 'local') Object.assign(spec, { caFile: s.remoteCaFile, connectTimeoutMs: s.remoteConnectTimeoutMs, firstTokenTimeoutMs: s.remoteFirstTokenTimeoutMs });
     return spec;

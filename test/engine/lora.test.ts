@@ -13,6 +13,8 @@ import { loadRunner } from '../../engine/local/load';
 import { LoraWeightSource, openAdapter, withAdapters } from '../../engine/local/lora';
 import { modelCacheDir } from '../../engine/local/model-cache';
 import { NeoxError } from '../../engine/types';
+import { BackendManager } from '../../server/backend-factory';
+import { resolveSettings } from '../../server/settings';
 import { MODEL_DIR, reference, tempDir } from './model-helpers';
 
 const root = tempDir('lora');
@@ -368,4 +370,15 @@ test('broken adapters: errors name the adapter file and the field or tensor', as
   const missing = await neox(['eval', '--quant', 'fp32', '--cache-dir', cacheDir, '--adapter', 'no/such/dir', '--data', 'test/fixtures/code-eval.jsonl']);
   assert.notEqual(missing.code, 0);
   assert.match(missing.stderr, esc(resolve('no/such/dir')));
+});
+
+test('neoxComplete.adapters reaches the local backend spec (in order; none: no key, so a plain spec is unchanged)', () => {
+  const m = new BackendManager({ defaultModelPath: '/models/default' });
+  const spec = (raw: Record<string, unknown>) => m.specFor(resolveSettings(raw).settings);
+  assert.deepEqual(spec({ adapters: ['/lora/b', '/lora/a'] }).adapters, ['/lora/b', '/lora/a']);
+  assert.equal('adapters' in spec({}), false);
+  assert.equal('adapters' in spec({ backend: 'tgi', remoteUrl: 'http://gpu:8080', adapters: ['/lora/a'] }), false, 'remote backends ignore it');
+  assert.ok(m.apply(resolveSettings({}).settings));
+  assert.ok(m.apply(resolveSettings({ adapters: ['/lora/a'] }).settings), 'changing the adapters rebuilds the backend');
+  assert.equal(m.apply(resolveSettings({ adapters: ['/lora/a'] }).settings), false);
 });
