@@ -14,7 +14,12 @@ export interface Chunk {
   words: Set<string>;
 }
 
-const WORD = /[A-Za-z_][A-Za-z0-9_]{2,}/g;
+/**
+ * Identifiers of 3 characters or more in any script (`total`, `сумма`, `合計値`, `مجموع`): letters,
+ * combining marks, digits and `_`, not starting with a digit. ASCII-only \w would split `größe`
+ * into `gr` + `e` and see no identifiers at all in Chinese, Japanese, Russian or Arabic code.
+ */
+const WORD = /[\p{L}\p{M}_][\p{L}\p{M}\p{N}_]{2,}/gu;
 export const wordsOf = (text: string): Set<string> => new Set(text.match(WORD) ?? []);
 
 export function jaccard(a: Set<string>, b: Set<string>): number {

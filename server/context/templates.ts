@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { knownLanguage, languageSpec } from '../language';
+import { commentLine, knownLanguage, languageSpec } from '../language';
 
 export interface Template {
   header: string;
@@ -52,7 +52,12 @@ export function templateFor(languageId: string, path: string): Template {
   const spec = languageSpec(languageId);
   const t = load(spec.template);
   const vars = { path, language: languageId, comment: spec.lineComment };
-  const header = fill(t.header, vars);
+  // A header line that is a comment (`{comment} Path: ...`) is written in the language's own
+  // comment syntax, closed where it is a block comment (`<!-- Path: ... -->` in HTML).
+  const header = t.header
+    .split('\n')
+    .map((l) => (/^\{comment\} ?/.test(l) ? commentLine(fill(l.replace(/^\{comment\} ?/, ''), vars), languageId) : fill(l, vars)))
+    .join('\n');
   return { header: header ? header + '\n' : '', fewShot: fill(t.fewShot, vars) };
 }
 
@@ -70,10 +75,12 @@ export interface CodeSteering {
 const steering = new Map<string, CodeSteering>();
 
 export function codeSteeringFor(languageId: string): CodeSteering {
-  const stem = languageSpec(languageId).template;
+  // The language's own file (from-comment/ruby.txt), else its template's (typescriptreact -> typescript.txt).
+  const dir = snippetsDir();
+  const own = dir && /^[\w.+-]+$/.test(languageId) && existsSync(join(dir, 'from-comment', `${languageId}.txt`));
+  const stem = own ? languageId : languageSpec(languageId).template;
   let s = steering.get(stem);
   if (s) return s;
-  const dir = snippetsDir();
   const file = dir ? join(dir, 'from-comment', `${stem}.txt`) : '';
   const raw = file && existsSync(file) ? readFileSync(file, 'utf8').replace(/\r\n/g, '\n') : '';
   const [examples = '', starts = ''] = raw.split(/^---$/m);
