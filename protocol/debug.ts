@@ -3,7 +3,7 @@
  * `initializationOptions.testHooks` is true (test/server/lsp-harness.ts, bench/lsp.ts). The
  * extension never sets it, so a production server does not answer them.
  */
-import { RequestType0 } from 'vscode-languageserver-protocol';
+import { RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 
 /** How the last inline request was answered: 'generated', 'cache', 'typedThrough', ... and its cost. */
 export interface LastCompletionResult {
@@ -28,3 +28,19 @@ export interface InFlightResult {
 }
 /** Client (test) -> server request: inline generations running right now. */
 export const DebugInFlightRequest = new RequestType0<InFlightResult, void>('neox/debug/inFlight');
+
+/** The server process's memory (process.memoryUsage(), bytes), after a full garbage collection when `gc` is asked. */
+export interface MemoryParams {
+  gc?: boolean;
+}
+export interface MemoryResult {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  /** Whether a full garbage collection ran before measuring. */
+  collected: boolean;
+}
+/** Client (test) -> server request: the server's memory, to check that a closed document's memory comes back. */
+export const DebugMemoryRequest = new RequestType<MemoryParams, MemoryResult, void>('neox/debug/memory');

@@ -147,7 +147,9 @@ export class CompletionService {
         return { completionId: hit.source.completionId, texts: hit.texts, source: 'typedThrough', latencyMs };
       }
 
-      const site = await inlineContext(req.text, req.offset, req.languageId, s.maxLines);
+      // Post-processing looks at most ~30K characters around the cursor: hand it only those (a 5 MB line stays cheap).
+      const near = around(req.text, req.offset);
+      const site = await inlineContext(near.text, near.offset, req.languageId, s.maxLines);
       const multiline = site.multiline;
       const { backend, info } = await this.deps.ready();
       if (ctl.signal.aborted) return cancelled();
@@ -237,6 +239,17 @@ export class CompletionService {
       if (this.latest === ctl) this.latest = undefined;
     }
   }
+}
+
+/** Characters around the cursor that post-processing may look at (its syntax window is 20K before, 2K after). */
+const NEAR_BEFORE = 32_000;
+const NEAR_AFTER = 8_000;
+
+/** The text around `offset` (and the offset in it), where the document is bigger than that. */
+function around(text: string, offset: number): { text: string; offset: number } {
+  if (text.length <= NEAR_BEFORE + NEAR_AFTER) return { text, offset };
+  const start = Math.max(0, offset - NEAR_BEFORE);
+  return { text: text.slice(start, offset + NEAR_AFTER), offset: offset - start };
 }
 
 function lineCount(text: string): number {

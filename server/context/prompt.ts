@@ -10,6 +10,12 @@
  *   and then moves forward far enough (to 85% of the budget) to stay put for a while again;
  * - the snippet choice stays the same while the cursor stays in the same 16-line region and
  *   the chosen chunks are unchanged.
+ *
+ * Nothing here grows with the document (issue 12: a 5 MB one-line file blocked the server for
+ * seconds): the prefix can never need more than MAX_CHARS_PER_TOKEN characters per budget token,
+ * so that window is cut out by characters before anything is tokenized (a line longer than that
+ * is cut at a safe point), each tokenization is of at most that window, and the builder yields to
+ * the event loop before each one so that other requests (status) are answered in between.
  */
 import { asLineComments, knownLanguage } from '../language';
 import type { SnippetRing } from './snippet-ring';
@@ -48,6 +54,35 @@ interface Sticky {
 }
 
 const REGION_LINES = 16;
+/** Code averages 3-4 characters per token; past 8 per budget token a prefix cannot fit. */
+export const MAX_CHARS_PER_TOKEN = 8;
+/** The snippet query: about this much text before the cursor, never more than twice it. */
+const QUERY_CHARS = 1500;
+
+/** Lets the event loop run (I/O, other requests) before the next slice of work. */
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Line number of `offset` (0-based), counted without splitting the text into lines. */
+function lineAt(text: string, offset: number): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/**
+ * A cut of a line at or just after `pos` (never at or past `limit`) where a token can start:
+ * after a blank or a punctuation character within a short distance, else at `pos` itself; never
+ * between the two halves of a surrogate pair.
+ */
+export function safeCut(text: string, pos: number, limit: number): number {
+  if (pos <= 0) return 0;
+  const end = Math.min(limit, pos + 64);
+  for (let i = pos; i < end; i++) {
+    if (/[\s;,{}()[\]]/.test(text[i - 1]!)) return i;
+  }
+  const c = text.charCodeAt(pos);
+  return c >= 0xdc00 && c <= 0xdfff && pos + 1 < limit ? pos + 1 : pos;
+}
 
 /**
  * BPE tokenizers put a space at the start of the next token (" foo"): a prompt ending in
@@ -87,8 +122,7 @@ export class PromptBuilder {
     const header = templateFor(r.languageId, r.path).header;
     const headerTokens = header ? await this.countCached(header) : 0;
     const prev = this.sticky.get(r.uri);
-    const line = r.text.slice(0, r.offset).split('\n').length - 1;
-    const region = Math.floor(line / REGION_LINES);
+    const region = Math.floor(lineAt(r.text, r.offset) / REGION_LINES);
 
     // Snippets: at most a quarter of the budget.
     let snippetIds: string[] = [];
@@ -103,7 +137,9 @@ export class PromptBuilder {
         snippetIds = prev.snippetIds;
         snippetTexts = prev.snippetTexts;
       } else {
-        const queryStart = r.text.lastIndexOf('\n', Math.max(0, r.offset - 1500)) + 1;
+        // From a line start about QUERY_CHARS back; within a very long line, by characters.
+        const lineStart = r.text.lastIndexOf('\n', Math.max(0, r.offset - QUERY_CHARS)) + 1;
+        const queryStart = Math.max(lineStart, r.offset - 2 * QUERY_CHARS);
         const chosen = this.ring.select(r.uri, r.text.slice(queryStart, r.offset));
         snippetIds = chosen.map((c) => c.id);
         snippetTexts = chosen.map((c) => c.text);
@@ -124,7 +160,20 @@ export class PromptBuilder {
     }
 
     const prefixBudget = Math.max(16, r.budget - headerTokens - snippetTokens);
+    // The earliest start that can fit: text before it is never looked at, let alone tokenized.
+    const maxChars = prefixBudget * MAX_CHARS_PER_TOKEN;
+    const floor = Math.max(0, r.offset - maxChars);
+    const count = async (text: string) => {
+      await yieldToLoop();
+      return this.countTokens(text);
+    };
     let start = prev?.start ?? 0;
+    // A start that cannot fit (too far back, or past the cursor), or that is no longer at a line start
+    // (or, within the cursor's own long line, at a safe cut), is not kept.
+    const startValid = (start: number) =>
+      start >= floor &&
+      start <= r.offset &&
+      (start === 0 || r.text[start - 1] === '\n' || (!r.text.slice(start, r.offset).includes('\n') && safeCut(r.text, start, r.offset) === start));
     const keep = (start: number, tokens: number, ids?: number[]): BuiltPrompt => {
       this.sticky.set(r.uri, { start, region, snippetIds: keptIds, snippetTexts: keptIds.map((id) => this.ring.get(id)!.text) });
       return { prompt: header + snippetBlock + r.text.slice(start, r.offset), tokens, ids, prefixStart: start, snippetIds: keptIds };
@@ -132,57 +181,71 @@ export class PromptBuilder {
     if (r.tokenize) {
       // One encoding of the whole prompt gives both the prefix's count and the ids to send.
       const fixedTokens = headerTokens + snippetTokens;
-      const encode = (start: number) => r.tokenize!(asSent(header + snippetBlock + r.text.slice(start, r.offset)));
-      if (!(start <= r.offset && (start === 0 || r.text[start - 1] === '\n'))) start = 0;
-      // Past ~8 characters per budget token (code averages 3-4) the prefix cannot fit: do not encode it.
-      if (r.offset - start <= prefixBudget * 8) {
+      const encode = async (start: number) => {
+        await yieldToLoop();
+        return r.tokenize!(asSent(header + snippetBlock + r.text.slice(start, r.offset)));
+      };
+      if (!startValid(start)) start = 0;
+      // Only a prefix within the window can fit (start 0 included): do not encode anything longer.
+      if (start >= floor) {
         const ids = await encode(start);
         if (ids.length - fixedTokens <= prefixBudget) return keep(start, ids.length, ids);
       }
-      ({ start } = await this.fitStart(r.text, r.offset, Math.floor(prefixBudget * 0.85), prefixBudget));
+      ({ start } = await this.fitStart(r.text, r.offset, Math.floor(prefixBudget * 0.85), prefixBudget, count));
       const ids = await encode(start);
       return keep(start, ids.length, ids);
     }
     let prefixTokens = -1;
-    if (start <= r.offset && (start === 0 || r.text[start - 1] === '\n')) {
-      prefixTokens = await this.countTokens(r.text.slice(start, r.offset));
+    if (startValid(start)) {
+      prefixTokens = await count(r.text.slice(start, r.offset));
       if (prefixTokens > prefixBudget) prefixTokens = -1;
     }
     if (prefixTokens < 0) {
-      // Counting a whole big file costs hundreds of ms; past ~8 characters per budget token
-      // (code averages 3-4) it cannot fit anyway.
-      const whole = r.offset <= prefixBudget * 8 ? await this.countTokens(r.text.slice(0, r.offset)) : Infinity;
+      const whole = floor === 0 ? await count(r.text.slice(0, r.offset)) : Infinity;
       if (whole <= prefixBudget) {
         start = 0;
         prefixTokens = whole;
       } else {
-        ({ start, tokens: prefixTokens } = await this.fitStart(r.text, r.offset, Math.floor(prefixBudget * 0.85), prefixBudget));
+        ({ start, tokens: prefixTokens } = await this.fitStart(r.text, r.offset, Math.floor(prefixBudget * 0.85), prefixBudget, count));
       }
     }
     return keep(start, headerTokens + snippetTokens + prefixTokens);
   }
 
   /** A start offset (at a line start where possible) leaving about `target` tokens, never more than `max`. */
-  private async fitStart(text: string, offset: number, target: number, max: number): Promise<{ start: number; tokens: number }> {
+  /**
+   * A start offset (at a line start where possible, else at a safe point within the line) leaving
+   * about `target` tokens, never more than `max`; never more than MAX_CHARS_PER_TOKEN * max
+   * characters before `offset`, so no count is of more than that.
+   */
+  private async fitStart(
+    text: string,
+    offset: number,
+    target: number,
+    max: number,
+    count: (text: string) => Promise<number>,
+  ): Promise<{ start: number; tokens: number }> {
+    const floor = Math.max(0, offset - max * MAX_CHARS_PER_TOKEN);
     let charsPerToken = 3.5;
-    let start = Math.max(0, offset - Math.floor(target * charsPerToken));
+    let start = Math.max(floor, offset - Math.floor(target * charsPerToken));
     for (let iter = 0; iter < 6; iter++) {
       const aligned = alignToLine(text, start, offset);
-      const tokens = await this.countTokens(text.slice(aligned, offset));
+      const tokens = await count(text.slice(aligned, offset));
       if (tokens <= max && (tokens >= target * 0.6 || aligned === 0)) return { start: aligned, tokens };
-      if (tokens > 0) charsPerToken = Math.max(1, (offset - aligned) / tokens);
-      start = Math.max(0, offset - Math.floor(target * charsPerToken * (tokens > max ? 0.9 : 1)));
+      if (tokens > 0) charsPerToken = Math.min(MAX_CHARS_PER_TOKEN, Math.max(1, (offset - aligned) / tokens));
+      start = Math.max(floor, offset - Math.floor(target * charsPerToken * (tokens > max ? 0.9 : 1)));
     }
-    // Pathological text (one huge line): cut by characters.
-    start = Math.max(0, offset - Math.floor(target * 1.5));
-    return { start, tokens: await this.countTokens(text.slice(start, offset)) };
+    // Pathological text (one huge line, or few characters per token): cut by characters.
+    start = safeCut(text, Math.max(0, offset - Math.floor(target * 1.5)), offset);
+    return { start, tokens: await count(text.slice(start, offset)) };
   }
 }
 
-/** The next line start at or after `pos`, unless that skips the whole remaining prefix. */
+/** The next line start at or after `pos`, unless that skips the whole remaining prefix; within a line, a safe cut. */
 function alignToLine(text: string, pos: number, offset: number): number {
   if (pos <= 0) return 0;
   if (text[pos - 1] === '\n') return pos;
-  const nl = text.indexOf('\n', pos);
-  return nl >= 0 && nl < offset ? nl + 1 : pos;
+  // Searched within [pos, offset) only: the line may go on for megabytes after the cursor.
+  const nl = pos < offset ? text.slice(pos, offset).indexOf('\n') : -1;
+  return nl >= 0 ? pos + nl + 1 : safeCut(text, pos, offset);
 }

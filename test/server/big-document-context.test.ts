@@ -1,0 +1,70 @@
+/**
+ * The prompt builder and the snippet ring on huge documents (issue 12 finding 2): nothing is
+ * tokenized or indexed in proportion to the document, a long line is cut at a safe point, and the
+ * builder lets the event loop run between its tokenizations.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { MAX_CHARS_PER_TOKEN, PromptBuilder, safeCut } from '../../server/context/prompt';
+import { SnippetRing } from '../../server/context/snippet-ring';
+
+const MB = 1024 * 1024;
+/** A crude tokenizer (one token per 4 characters) that records the longest text it was given. */
+function recorder() {
+  const seen = { longest: 0, calls: 0 };
+  const count = async (t: string) => {
+    seen.longest = Math.max(seen.longest, t.length);
+    seen.calls++;
+    return Math.ceil(t.length / 4);
+  };
+  const tokenize = async (t: string) => Array.from({ length: await count(t) }, (_, i) => i);
+  return { seen, count, tokenize };
+}
+const oneLine = (size: number) => 'x=f(a,b);'.repeat(Math.ceil(size / 9)).slice(0, size);
+
+for (const withTokenizer of [true, false]) {
+  test(`a 5 MB single line: only a window before the cursor is tokenized (${withTokenizer ? 'tokenize' : 'countTokens'})`, async () => {
+    const { seen, count, tokenize } = recorder();
+    const prompts = new PromptBuilder(count, new SnippetRing());
+    const text = oneLine(5 * MB);
+    const budget = 1536;
+    const r = { uri: 'file:///big.js', path: 'big.js', languageId: 'javascript', text, offset: text.length, budget, crossFile: true };
+    const built = await prompts.build(withTokenizer ? { ...r, tokenize } : r);
+    assert.ok(seen.longest <= budget * MAX_CHARS_PER_TOKEN + 200, `tokenized ${seen.longest} characters at once`);
+    assert.ok(built.tokens <= budget, `${built.tokens} tokens for a budget of ${budget}`);
+    assert.ok(built.prompt.endsWith(text.slice(-1000)), 'the prompt ends with the text before the cursor');
+    // Cut at a safe point: just after a punctuation character of the line.
+    assert.match(text[built.prefixStart - 1]!, /[;,(){}[\]\s]/);
+    // The next keystroke's prompt keeps the same start (sticky) and is as cheap.
+    seen.longest = 0;
+    const again = await prompts.build({ ...(withTokenizer ? { ...r, tokenize } : r), text: text + 'y', offset: text.length + 1 });
+    assert.equal(again.prefixStart, built.prefixStart);
+    assert.ok(seen.longest <= budget * MAX_CHARS_PER_TOKEN + 200);
+  });
+}
+
+test('the prompt builder yields to the event loop between tokenizations', async () => {
+  const { count, tokenize } = recorder();
+  const prompts = new PromptBuilder(count, new SnippetRing());
+  const text = oneLine(2 * MB);
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 0);
+  // A tokenizer that takes ~30 ms of main thread per call, like a real one on a big window.
+  const slow = async (t: string) => {
+    const until = performance.now() + 30;
+    while (performance.now() < until);
+    return tokenize(t);
+  };
+  await prompts.build({ uri: 'u', path: 'p.js', languageId: 'javascript', text, offset: text.length, budget: 1536, crossFile: false, tokenize: slow });
+  clearInterval(timer);
+  assert.ok(ticks >= 1, 'a timer ran while the prompt was being built');
+});
+
+test('safeCut: after punctuation or a blank nearby, never inside a surrogate pair', () => {
+  assert.equal(safeCut('abc def', 1, 7), 4);
+  assert.equal(safeCut('a'.repeat(200), 10, 200), 10);
+  const s = 'a'.repeat(10) + '😀'.repeat(100);
+  const cut = safeCut(s, 11, s.length); // 11 is the low half of the first emoji
+  assert.equal(cut, 12);
+  assert.equal(safeCut('abc', 0, 3), 0);
+});
