@@ -12,6 +12,7 @@ export { REMOTE_DEFAULTS } from './remote/settings';
 export type { RemoteApiKind, RemoteSettings } from './remote/settings';
 export type { LocalBackendOptions } from './local/local-backend';
 export { defaultModelDir as embeddedModelDir, workerScript } from './assets';
+export { redactUrl, redactUrlsIn } from './redact';
 
 /** What to build: the kind picks the adapter, the rest are that adapter's options. */
 export type BackendSpec = ({ kind: 'local' } & LocalBackendOptions) | RemoteSettings;

@@ -1,5 +1,6 @@
 /** Options every model-using subcommand shares, and turning them into a loaded backend. */
-import { resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { NeoxError, QUANTIZATIONS, type LoadProgress, type Quantization } from '../types';
 import { createLocalBackend, type LocalBackend } from '../local/local-backend';
 import type { ArgValues, OptionSpec } from './command';
@@ -103,6 +104,10 @@ export async function resolveModelArg(v: ArgValues, signal?: AbortSignal): Promi
 
 export async function loadBackend(v: ArgValues, extra: { maxBatch?: number; signal?: AbortSignal } = {}): Promise<LocalBackend> {
   const modelDir = await resolveModelArg(v, extra.signal);
+  if (statSync(modelDir, { throwIfNoEntry: false })?.isFile()) {
+    const hint = basename(modelDir) === 'config.json' ? ` (here: --model ${dirname(modelDir)})` : '';
+    throw new UsageError(`--model ${modelDir} is a file, not a folder: pass the checkpoint folder that holds config.json, tokenizer.json and the weights${hint}`);
+  }
   const backend = backendFromArgs({ ...v, model: modelDir }, extra);
   await backend.load(stderrProgress());
   return backend;

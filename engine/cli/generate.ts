@@ -6,6 +6,7 @@ import { NeoxError, type DecodingOptions } from '../types';
 import type { Command, ArgValues } from './command';
 import { UsageError } from './command';
 import { loadBackend, modelOptions, num, readJsonl, str, writeOut } from './common';
+import { validateDecodingOptions } from '../local/decoding/options';
 
 /** Decoding defaults from the command line (each JSONL line may override them). */
 function flagOptions(v: ArgValues): DecodingOptions {
@@ -64,7 +65,42 @@ function lineOptions(where: string, line: Record<string, unknown>, defaults: Dec
     }
     opts.stop = s as string[];
   }
+  // Ranges too, before anything runs, under the names the file uses (max_tokens, not maxTokens).
+  try {
+    validateDecodingOptions(opts);
+  } catch (e) {
+    if (!(e instanceof NeoxError)) throw e;
+    throw new NeoxError(`${where}: ${e.message.replace(/^decoding option "(\w+)"/, (_, k: string) => `field "${INPUT_NAME[k] ?? k}"`)}`, 'bad_input');
+  }
   return { prompt: line.prompt, opts };
+}
+
+/** DecodingOptions' names as an input line spells them. */
+const INPUT_NAME: Record<string, string> = {
+  ...Object.fromEntries(Object.entries(LINE_FIELDS).map(([field, { key }]) => [key, field])),
+  earlyStopping: 'early_stopping',
+  stop: 'stop',
+};
+
+type Request = { where: string; prompt: string; opts: DecodingOptions } | { where: string; error: string };
+
+/** Every line checked before any runs: the bad ones stop the run, or (keepGoing) become error slots. */
+function parseLines(file: string, lines: { line: number; value: Record<string, unknown> }[], defaults: DecodingOptions, keepGoing: boolean): Request[] {
+  const out: Request[] = lines.map((l) => {
+    const where = `${file}:${l.line}`;
+    try {
+      return { where, ...lineOptions(where, l.value, defaults) };
+    } catch (e) {
+      if (!(e instanceof NeoxError)) throw e;
+      return { where, error: e.message };
+    }
+  });
+  const bad = out.filter((r): r is { where: string; error: string } => 'error' in r);
+  if (bad.length && !keepGoing) {
+    const more = bad.length > 1 ? ` (and ${bad.length - 1} more bad line${bad.length > 2 ? 's' : ''}: ${bad.slice(1, 6).map((b) => b.where.slice(file.length + 1)).join(', ')}${bad.length > 6 ? ', ...' : ''})` : '';
+    throw new NeoxError(`${bad[0]!.error}${more}; nothing was run (--keep-going runs the good lines)`, 'bad_input');
+  }
+  return out;
 }
 
 /** Run one request, naming the input line if its options are rejected. */
@@ -93,7 +129,10 @@ neox generate [options] --input prompts.jsonl --json
   --input FILE           JSONL: {"prompt", "max_tokens", "temperature", "top_k", "top_p", "num_beams", "stop", "seed"}
                          (also "repetition_penalty", "length_penalty", "early_stopping", "n"); flags give defaults
   --json                 JSON output: {"ids", "text", "finish_reason"}
-  --batch N              with --input --json: run up to N consecutive lines with equal options as one batch`,
+  --batch N              with --input --json: run up to N consecutive lines with equal options as one batch
+  --keep-going           with --input: a bad line gets {"error": {"line", "message"}} in its output slot
+                         (stderr without --json) and the other lines run; exit code 1 if any failed.
+                         Without it every line is checked first and a bad one stops the run before any output.`,
   options: {
     ...modelOptions,
     'max-tokens': { type: 'string' },
@@ -110,6 +149,7 @@ neox generate [options] --input prompts.jsonl --json
     input: { type: 'string' },
     json: { type: 'boolean' },
     batch: { type: 'string' },
+    'keep-going': { type: 'boolean' },
   },
   async run({ values, positionals, signal }) {
     const defaults = flagOptions(values);
@@ -117,10 +157,16 @@ neox generate [options] --input prompts.jsonl --json
     const json = values.json === true;
     if (input && positionals.length) throw new UsageError('give either --input FILE or a PROMPT, not both');
     if (!input && positionals.length !== 1) throw new UsageError('expected exactly one PROMPT argument (quote it), or --input FILE');
+    const keepGoing = values['keep-going'] === true;
     const lines = input ? await readJsonl(input) : [];
-    const requests = input
-      ? lines.map((l) => ({ where: `${input}:${l.line}`, ...lineOptions(`${input}:${l.line}`, l.value, defaults) }))
-      : [{ where: 'PROMPT', prompt: positionals[0]!, opts: defaults }];
+    const requests: Request[] = input ? parseLines(input, lines, defaults, keepGoing) : [{ where: 'PROMPT', prompt: positionals[0]!, opts: defaults }];
+    let failed = 0;
+    const fail = async (where: string, message: string) => {
+      failed++;
+      const line = Number(where.slice(where.lastIndexOf(':') + 1));
+      if (json) await writeOut(JSON.stringify({ error: { line, message } }) + '\n');
+      else process.stderr.write(`neox: ${message}\n`);
+    };
     const batch = num(values, 'batch', { int: true, min: 1, max: 64 }) ?? 1;
     const backend = await loadBackend(values);
     const print = async (choices: { tokenIds?: number[]; text: string; finishReason: string }[]) => {
@@ -128,26 +174,42 @@ neox generate [options] --input prompts.jsonl --json
     };
     try {
       for (let i = 0; i < requests.length; ) {
-        const { where, prompt, opts } = requests[i]!;
+        const first = requests[i]!;
+        if ('error' in first) {
+          await fail(first.where, first.error);
+          i++;
+          continue;
+        }
+        const { where, prompt, opts } = first;
         // --batch: consecutive lines with the same options share one batched run (one runner row each).
-        const group = [requests[i]!];
+        const group = [first];
         const key = JSON.stringify(opts);
         while (json && batch > 1 && group.length < batch && (opts.numBeams ?? 1) === 1 && (opts.n ?? 1) === 1) {
           const next = requests[i + group.length];
-          if (!next || JSON.stringify(next.opts) !== key) break;
+          if (!next || 'error' in next || JSON.stringify(next.opts) !== key) break;
           group.push(next);
         }
         i += group.length;
+        const attempt = async <T>(f: () => Promise<T>): Promise<T | undefined> => {
+          try {
+            return await withLine(where, f);
+          } catch (e) {
+            if (!keepGoing || !(e instanceof NeoxError) || signal.aborted) throw e;
+            for (const g of group) await fail(g.where, e.message);
+            return undefined;
+          }
+        };
         if (group.length > 1) {
-          const res = await withLine(where, () => backend.completeBatch(group.map((g) => g.prompt), { ...opts, signal }));
-          await print(res.choices);
+          const res = await attempt(() => backend.completeBatch(group.map((g) => g.prompt), { ...opts, signal }));
+          if (res) await print(res.choices);
           if (signal.aborted) return 130;
           continue;
         }
         const streaming = !json && (opts.n ?? 1) === 1;
-        const res = await withLine(where, () =>
+        const res = await attempt(() =>
           backend.complete({ ...opts, prompt, signal }, streaming ? (c) => void process.stdout.write(c.text) : undefined),
         );
+        if (!res) continue;
         if (json) await print(res.choices);
         else if (streaming) await writeOut('\n');
         else await writeOut(res.choices.map((c) => c.text).join('\n---\n') + '\n');
@@ -156,7 +218,7 @@ neox generate [options] --input prompts.jsonl --json
     } finally {
       await backend.dispose();
     }
-    return 0;
+    return failed ? 1 : 0;
   },
 };
 export default command;

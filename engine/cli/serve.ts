@@ -4,7 +4,7 @@
  * SIGINT/SIGTERM stop accepting, let running requests finish, then exit.
  */
 import { startServe } from '../serve/server';
-import { formatRecord } from '../serve/context';
+import { formatRecord, formatRecordJson } from '../serve/context';
 import { basename, resolve } from 'node:path';
 import type { Command } from './command';
 import { UsageError } from './command';
@@ -25,6 +25,11 @@ const command: Command = {
   --max-queue N      requests allowed to wait before 429 (default 16)
   --max-body BYTES   largest request body (default 1048576; larger ones get 413)
   --grace-ms N       on SIGINT/SIGTERM, how long running requests may finish (default 10000)
+  --allowed-host H   a Host name clients may use besides 127.0.0.1, localhost, [::1] and the bound address
+                     (repeatable; '*' = any). Other Host headers get 403 (DNS rebinding)
+  --allow-origin O   a browser origin (https://app.example) allowed to call, with CORS and preflight
+                     (repeatable; '*' = any). Requests with any other Origin get 403
+  --log-format F     text (default) or json: one JSON object per request line on stderr
   --quiet            no per-request log lines
 
 Routes: GET /v1/models, POST /v1/completions, POST /v1/chat/completions (stream or not), GET /health.`,
@@ -38,6 +43,9 @@ Routes: GET /v1/models, POST /v1/completions, POST /v1/chat/completions (stream 
     'max-queue': { type: 'string' },
     'max-body': { type: 'string' },
     'grace-ms': { type: 'string' },
+    'allowed-host': { type: 'string', multiple: true },
+    'allow-origin': { type: 'string', multiple: true },
+    'log-format': { type: 'string' },
     quiet: { type: 'boolean' },
   },
   async run({ values, signal }) {
@@ -50,6 +58,9 @@ Routes: GET /v1/models, POST /v1/completions, POST /v1/chat/completions (stream 
     const maxBodyBytes = num(values, 'max-body', { int: true, min: 1024 }) ?? 1024 * 1024;
     const shutdownGraceMs = num(values, 'grace-ms', { int: true, min: 0 }) ?? 10000;
     const quiet = values.quiet === true;
+    const logFormat = str(values, 'log-format') ?? 'text';
+    if (logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`--log-format must be text or json (got "${logFormat}")`);
+    const list = (name: string) => (Array.isArray(values[name]) ? (values[name] as string[]) : []);
 
     const backend = await loadBackend(values, { maxBatch: batch });
     const log = (line: string) => process.stderr.write(`neox serve: ${line}\n`);
@@ -62,7 +73,9 @@ Routes: GET /v1/models, POST /v1/completions, POST /v1/chat/completions (stream 
       maxQueue,
       maxBodyBytes,
       shutdownGraceMs,
-      onRequest: quiet ? undefined : (r) => log(formatRecord(r)),
+      allowedHosts: list('allowed-host'),
+      allowOrigins: list('allow-origin'),
+      onRequest: quiet ? undefined : logFormat === 'json' ? (r) => process.stderr.write(formatRecordJson(r) + '\n') : (r) => log(formatRecord(r)),
     }).catch(async (e) => {
       await backend.dispose();
       throw e;

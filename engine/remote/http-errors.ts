@@ -4,6 +4,7 @@
  * that every other failure becomes.
  */
 import type * as http from 'node:http';
+import { redactUrl, redactUrlsIn } from '../redact';
 import { NeoxError } from '../types';
 
 /** Thrown (internally) when the caller's signal aborts; adapters turn it into finishReason 'cancelled'. */
@@ -34,7 +35,7 @@ export class RetryableStatus extends Error {
 
 /** The error for a non-2xx answer whose body was `text`. */
 export function statusError(status: number, res: http.IncomingMessage, text: string, url: URL): Error {
-  const what = `${url.href} answered ${status} ${res.statusMessage ?? ''}`.trimEnd();
+  const what = `${redactUrl(url)} answered ${status} ${res.statusMessage ?? ''}`.trimEnd();
   const msg = serverMessage(text);
   const full = msg ? `${what}: ${msg}` : what;
   if (status === 429 || status === 503) return new RetryableStatus(full, status, parseRetryAfter(res.headers['retry-after']));
@@ -104,8 +105,8 @@ export function mapError(e: unknown, url: URL, signal: AbortSignal, events: numb
   }
   if (code === 'ECONNRESET' || err?.message === 'aborted' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
     return events > 0
-      ? new NeoxError(`Stream from ${url.href} was cut off after ${events} events`, 'stream_cut')
+      ? new NeoxError(`Stream from ${redactUrl(url)} was cut off after ${events} events`, 'stream_cut')
       : new NeoxError(`${url.origin} closed the connection before answering`, 'connection_reset');
   }
-  return new NeoxError(`Request to ${url.href} failed: ${err?.message ?? String(e)}`, code || 'request_failed');
+  return new NeoxError(`Request to ${redactUrl(url)} failed: ${redactUrlsIn(err?.message ?? String(e))}`, code || 'request_failed');
 }

@@ -3,9 +3,16 @@
  * most `maxQueue` wait; one more is refused (429) at once rather than piling up latency for
  * every editor sharing the server. A waiting request whose client leaves gives up its place.
  */
+/** Why a queued request was let go without running: the server is shutting down (not the client leaving). */
+export class ShuttingDown extends Error {
+  constructor() {
+    super('server is shutting down');
+  }
+}
+
 export class Admission {
   private active = 0;
-  private readonly waiting: { grant: () => void; signal: AbortSignal; onAbort: () => void }[] = [];
+  private readonly waiting: { grant: () => void; signal: AbortSignal; onAbort: () => void; refuse: () => void }[] = [];
 
   constructor(
     readonly concurrency: number,
@@ -38,10 +45,19 @@ export class Admission {
           if (i >= 0) this.waiting.splice(i, 1);
           reject(new Error('client left while queued'));
         },
+        refuse: () => {
+          signal.removeEventListener('abort', entry.onAbort);
+          reject(new ShuttingDown());
+        },
       };
       signal.addEventListener('abort', entry.onAbort, { once: true });
       this.waiting.push(entry);
     });
+  }
+
+  /** Shutdown: every waiting request is let go (its promise rejects with ShuttingDown); running ones keep their slots. */
+  refuseWaiting(): void {
+    for (const w of this.waiting.splice(0)) w.refuse();
   }
 
   private releaser(): () => void {

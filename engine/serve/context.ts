@@ -18,9 +18,28 @@ export interface RequestRecord {
   error?: string;
 }
 
+/** A log field with control characters (newline, ESC, ...), quotes and backslashes written as escapes: one record, one line, no terminal codes. */
+export function escapeField(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f"\\\u2028\u2029]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    if (c === '"' || c === '\\') return `\\${c}`;
+    const code = c.charCodeAt(0);
+    return code > 0xff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\x${code.toString(16).padStart(2, '0')}`;
+  });
+}
+
+/** The record as one JSON line (`--log-format json`): JSON.stringify escapes every control character. */
+export function formatRecordJson(r: RequestRecord, now = new Date()): string {
+  // JSON leaves DEL, the C1 controls and the line separators raw: escape them too.
+  return JSON.stringify({ time: now.toISOString(), ...r, ms: Math.round(r.ms) }).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function formatRecord(r: RequestRecord): string {
-  const gen = r.finishReason ? ` finish=${r.finishReason} tokens=${r.completionTokens ?? 0}/${r.maxTokens ?? '?'}` : '';
-  return `${r.method} ${r.path} ${r.status}${r.stream ? ' stream' : ''}${gen} ${Math.round(r.ms)}ms${r.error ? ` error="${r.error}"` : ''}`;
+  const e = escapeField;
+  const gen = r.finishReason ? ` finish=${e(r.finishReason)} tokens=${r.completionTokens ?? 0}/${r.maxTokens ?? '?'}` : '';
+  return `${e(r.method)} ${e(r.path)} ${r.status}${r.stream ? ' stream' : ''}${gen} ${Math.round(r.ms)}ms${r.error ? ` error="${e(r.error)}"` : ''}`;
 }
 
 export interface Counters {
@@ -40,6 +59,14 @@ export interface ServeContext {
   /** sha256 of the API key /v1/* requires, if any. */
   readonly keyHash?: Buffer;
   readonly counters: Counters;
+  /** Host header names accepted (lower case, no port; '*' = any): loopback names, the bound address, --allowed-host. */
+  readonly allowedHosts: ReadonlySet<string>;
+  /** Origins allowed to call from a browser (CORS); '*' = any. Requests with any other Origin get 403. */
+  readonly allowOrigins: ReadonlySet<string>;
+  /** A prompt longer than this many characters is refused before tokenizing (contextLength x 8). */
+  readonly maxPromptChars: number;
+  /** How long a client may leave a response unread (no 'drain') before it is dropped. */
+  readonly writeTimeoutMs: number;
   /** Set once close() began: answers ask clients to close their connection, new requests get 503. */
   closing: boolean;
   readonly onRequest?: (r: RequestRecord) => void;

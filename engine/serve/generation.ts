@@ -14,6 +14,55 @@ interface Head {
   model: string;
 }
 
+/** Responses dropped because their client stopped reading (routes.ts logs why). */
+export const stalled = new WeakSet<http.ServerResponse>();
+
+/**
+ * Writes that respect backpressure: once the socket's buffer is full, later chunks wait here
+ * (in order) for 'drain'; a client that lets `timeoutMs` pass without draining is dropped
+ * (the socket destroyed, which aborts its generation through the request's `gone` signal).
+ */
+export class PacedWriter {
+  private readonly pending: string[] = [];
+  private blocked = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly res: http.ServerResponse,
+    private readonly timeoutMs: number,
+  ) {
+    res.once('close', () => clearTimeout(this.timer));
+  }
+
+  write(text: string): void {
+    if (this.res.destroyed) return;
+    if (this.blocked) this.pending.push(text);
+    else this.put(text);
+  }
+
+  /** Everything written, then the response ended and flushed to the socket (or the client dropped). */
+  async end(text: string): Promise<void> {
+    this.write(text);
+    while (this.blocked && !this.res.destroyed) await new Promise((r) => setTimeout(r, 5));
+    if (this.res.destroyed) return;
+    this.res.end();
+  }
+
+  private put(text: string): void {
+    if (this.res.write(text)) return;
+    this.blocked = true;
+    this.timer = setTimeout(() => {
+      stalled.add(this.res);
+      this.res.destroy();
+    }, this.timeoutMs);
+    this.res.once('drain', () => {
+      clearTimeout(this.timer);
+      this.blocked = false;
+      while (this.pending.length && !this.blocked && !this.res.destroyed) this.put(this.pending.shift()!);
+    });
+  }
+}
+
 /** Runs `r` on the backend and answers it; an aborted `signal` (the client left) leaves the answer unfinished. */
 export async function generate(ctx: ServeContext, r: GenerationRequest, res: http.ServerResponse, signal: AbortSignal, requestId: string): Promise<CompletionResult> {
   const chat = r.kind === 'chat';
@@ -50,7 +99,8 @@ async function whole(ctx: ServeContext, r: GenerationRequest, res: http.ServerRe
 async function stream(ctx: ServeContext, r: GenerationRequest, res: http.ServerResponse, signal: AbortSignal, head: Head): Promise<CompletionResult> {
   const chat = r.kind === 'chat';
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: ctx.closing ? 'close' : 'keep-alive' });
-  const send = (obj: object) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
+  const out = new PacedWriter(res, ctx.writeTimeoutMs);
+  const send = (obj: object) => out.write(`data: ${JSON.stringify(obj)}\n\n`);
   if (chat) {
     for (let i = 0; i < (r.options.n ?? 1); i++) send({ ...head, choices: [{ index: i, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] });
   }
@@ -66,6 +116,6 @@ async function stream(ctx: ServeContext, r: GenerationRequest, res: http.ServerR
     send({ ...head, choices: [chat ? { index: c.index, delta: {}, logprobs: null, finish_reason: f.finish_reason, stop_reason: f.stop_reason } : { index: c.index, text: '', logprobs: null, ...f }] });
   }
   if (r.options.includeUsage) send({ ...head, choices: [], usage: usageBody(result) });
-  res.end('data: [DONE]\n\n');
+  await out.end('data: [DONE]\n\n');
   return result;
 }

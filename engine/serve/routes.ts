@@ -6,8 +6,9 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type * as http from 'node:http';
 import { NeoxError, type ModelInfo } from '../types';
+import { ShuttingDown } from './admission';
 import { sendJson, type RequestRecord, type ServeContext } from './context';
-import { generate, type GenerationRequest } from './generation';
+import { generate, stalled, type GenerationRequest } from './generation';
 import { errorBody, HttpError, parseCommon, parseMessages, parsePrompt } from './wire';
 
 /** Answers one request; `gone` aborts when its client disconnects (or close() gives up waiting). */
@@ -28,7 +29,27 @@ export async function handleRequest(ctx: ServeContext, req: http.IncomingMessage
 
 async function route(ctx: ServeContext, req: http.IncomingMessage, res: http.ServerResponse, gone: AbortSignal, rec: RequestRecord): Promise<void> {
   const { path } = rec;
-  if (ctx.closing) throw new HttpError(503, 'server is shutting down', 'unavailable');
+  if (ctx.closing) throw shuttingDown(res);
+  checkHost(ctx, req);
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    // Browsers send Origin on cross-site requests: only the listed ones may drive this server.
+    if (!ctx.allowOrigins.has(origin) && !ctx.allowOrigins.has('*')) {
+      throw new HttpError(403, `Origin ${origin} is not allowed (start the server with --allow-origin ${origin} to let that page call it)`, 'forbidden');
+    }
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('vary', 'Origin');
+    res.setHeader('access-control-expose-headers', 'retry-after');
+  }
+  if (req.method === 'OPTIONS') {
+    // CORS preflight (or a plain OPTIONS): what may be sent, cached for 10 minutes.
+    res.writeHead(204, {
+      allow: 'GET, POST, OPTIONS',
+      ...(origin !== undefined ? { 'access-control-allow-methods': 'GET, POST, OPTIONS', 'access-control-allow-headers': 'authorization, content-type', 'access-control-max-age': '600' } : {}),
+    });
+    res.end();
+    return;
+  }
   // Open (no key): load balancers and monitors poll it; it reveals only load figures.
   if (path === '/health' && req.method === 'GET') {
     const { admission } = ctx;
@@ -43,6 +64,12 @@ async function route(ctx: ServeContext, req: http.IncomingMessage, res: http.Ser
   const kind = path === '/v1/completions' ? 'completion' : path === '/v1/chat/completions' ? 'chat' : undefined;
   if (!kind) throw new HttpError(404, `no route ${req.method} ${path}`, 'not_found');
   if (req.method !== 'POST') throw new HttpError(405, `${path} takes POST`, 'invalid_request_error');
+  // JSON only: a browser can send text/plain or a form cross-site without asking first; not JSON.
+  const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    res.setHeader('connection', 'close');
+    throw new HttpError(415, `request body must be JSON sent as "Content-Type: application/json" (got ${type ? `"${type}"` : 'none'})`, 'invalid_request_error');
+  }
   const body = await readJson(req, ctx.maxBodyBytes, () => ctx.counters.rejectedTooLarge++);
   const request = parseGeneration(ctx, kind, body);
   rec.stream = request.options.stream;
@@ -55,7 +82,42 @@ function parseGeneration(ctx: ServeContext, kind: 'completion' | 'chat', body: R
   if (options.model && options.model !== ctx.model.id) {
     throw new HttpError(404, `The model \`${options.model}\` does not exist (this server serves \`${ctx.model.id}\`).`, 'NotFoundError', 'model');
   }
-  return kind === 'completion' ? { kind, prompt: parsePrompt(body), options } : { kind, messages: parseMessages(body), options };
+  const request: GenerationRequest = kind === 'completion' ? { kind, prompt: parsePrompt(body), options } : { kind, messages: parseMessages(body), options };
+  // Cheap check on characters before any tokenizing: no tokenizer packs more than 8 characters
+  // into a token often enough for a longer prompt to fit, and tokenizing megabytes blocks the event loop.
+  const chars = request.kind === 'completion' ? request.prompt.length : request.messages.reduce((n, m) => n + m.content.length, 0);
+  if (chars > ctx.maxPromptChars) {
+    const what = request.kind === 'completion' ? 'prompt is' : 'messages are';
+    throw new HttpError(
+      400,
+      `${what} ${chars} characters; this server takes at most ${ctx.maxPromptChars} characters (${ctx.model.contextLength} tokens of context x 8)`,
+      'invalid_request_error',
+      request.kind === 'completion' ? 'prompt' : 'messages',
+    );
+  }
+  return request;
+}
+
+function shuttingDown(res: http.ServerResponse): HttpError {
+  if (!res.headersSent) res.setHeader('retry-after', '5');
+  return new HttpError(503, 'server is shutting down: retry in a moment (on another replica if there is one)', 'unavailable');
+}
+
+/** The name in a Host header, lower case and without its port ("[::1]" keeps its brackets). */
+export function hostName(host: string): string {
+  const h = host.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  const colon = h.lastIndexOf(':');
+  return colon >= 0 && h.indexOf(':') === colon ? h.slice(0, colon) : h;
+}
+
+/** DNS rebinding: a page on evil.example resolving to this machine sends "Host: evil.example"; refuse it. */
+function checkHost(ctx: ServeContext, req: http.IncomingMessage): void {
+  if (ctx.allowedHosts.has('*')) return;
+  const host = req.headers.host;
+  if (host !== undefined && ctx.allowedHosts.has(hostName(host))) return;
+  const shown = host === undefined ? 'missing' : JSON.stringify(host);
+  throw new HttpError(403, `Host ${shown} is not allowed: use the server's address, or start it with --allowed-host NAME for the name clients use`, 'forbidden');
 }
 
 async function admitAndGenerate(ctx: ServeContext, request: GenerationRequest, res: http.ServerResponse, gone: AbortSignal, rec: RequestRecord): Promise<void> {
@@ -69,10 +131,14 @@ async function admitAndGenerate(ctx: ServeContext, request: GenerationRequest, r
   let release: () => void;
   try {
     release = await slot;
-  } catch {
+  } catch (e) {
+    if (e instanceof ShuttingDown) throw shuttingDown(res);
+    // The client left while queued: nothing was sent; log it as nginx does (499 client closed request).
+    rec.status = 499;
     rec.finishReason = 'cancelled';
+    rec.error = 'client closed the connection while queued';
     counters.cancelled++;
-    return; // the client left while queued
+    return;
   }
   try {
     const result = await generate(ctx, request, res, gone, rec.id);
@@ -84,8 +150,12 @@ async function admitAndGenerate(ctx: ServeContext, request: GenerationRequest, r
       throw new HttpError(503, 'server shut down before the generation finished', 'unavailable');
     }
     rec.finishReason = gone.aborted ? 'cancelled' : result.choices.map((c) => c.finishReason).join(',');
-    if (gone.aborted) counters.cancelled++;
-    else counters.completed++;
+    if (gone.aborted) {
+      counters.cancelled++;
+      // Nothing was sent (a JSON answer still generating): 499, as for a queued one; a stream keeps its 200.
+      if (!res.headersSent) rec.status = 499;
+      if (stalled.has(res)) rec.error = `client was not reading: dropped after ${ctx.writeTimeoutMs} ms without progress`;
+    } else counters.completed++;
   } finally {
     release();
   }
@@ -108,7 +178,11 @@ export function sha256(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-/** Constant-time comparison of the bearer token (hashing first makes the lengths equal). */
+/**
+ * Constant-time comparison of the bearer token (hashing first makes the lengths equal). The scheme
+ * is matched case-insensitively and the spaces around the token are ignored, as RFC 7235 §2.1 has it
+ * ("bearer  KEY" works); the key itself is compared exactly.
+ */
 function authorized(header: string | undefined, keyHash: Buffer): boolean {
   const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
   return !!m && timingSafeEqual(sha256(m[1].trim()), keyHash);

@@ -8,11 +8,12 @@
  * load, listen, close.
  */
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
 import { NeoxError, type CompletionBackend, type ModelInfo } from '../types';
 import { Admission } from './admission';
 import type { Counters, RequestRecord, ServeContext } from './context';
-import { handleRequest, sha256 } from './routes';
+import { handleRequest, hostName, sha256 } from './routes';
 
 export interface ServeOptions {
   host?: string;
@@ -30,6 +31,23 @@ export interface ServeOptions {
   shutdownGraceMs?: number;
   /** The id clients send as "model" and see in /v1/models (default: the backend's model id). */
   modelName?: string;
+  /**
+   * Host header names accepted besides the loopback names (127.0.0.1, localhost, [::1]) and the bound
+   * address (on 0.0.0.0/::, this machine's addresses and hostname); '*' = any. Others get 403.
+   */
+  allowedHosts?: string[];
+  /** Origins (scheme://host[:port]) allowed to call from a browser, with CORS; '*' = any. Default none. */
+  allowOrigins?: string[];
+  /** A client that does not read its answer for this long is dropped. Default 30000. */
+  writeTimeoutMs?: number;
+  /** Time to receive a request's headers (server.headersTimeout). Default 10000. */
+  headersTimeoutMs?: number;
+  /** Time to receive a whole request (server.requestTimeout). Default 60000. */
+  requestTimeoutMs?: number;
+  /** A connection with no request in flight and no traffic for this long is closed. Default 120000. */
+  idleTimeoutMs?: number;
+  /** Idle time between requests on a kept-alive connection (server.keepAliveTimeout). Default 5000. */
+  keepAliveTimeoutMs?: number;
   /** One call per finished request (access log). */
   onRequest?: (r: RequestRecord) => void;
 }
@@ -63,19 +81,42 @@ export async function startServe(backend: CompletionBackend, opts: ServeOptions 
     maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024,
     keyHash: opts.apiKey ? sha256(opts.apiKey) : undefined,
     counters: { requests: 0, completed: 0, cancelled: 0, rejectedQueueFull: 0, rejectedAuth: 0, rejectedTooLarge: 0 },
+    allowedHosts: allowedHostNames(opts),
+    allowOrigins: new Set(opts.allowOrigins ?? []),
+    maxPromptChars: loaded.contextLength * 8,
+    writeTimeoutMs: opts.writeTimeoutMs ?? 30000,
     closing: false,
     onRequest: opts.onRequest,
   };
   const inflight = new Set<InFlight>();
-  const server = http.createServer((req, res) => {
+  const headersTimeout = opts.headersTimeoutMs ?? 10000;
+  const requestTimeout = opts.requestTimeoutMs ?? 60000;
+  const idleTimeout = opts.idleTimeoutMs ?? 120000;
+  // Node checks the header and request timeouts on this interval (default 30 s): keep it below them.
+  const server = http.createServer({ connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(headersTimeout, requestTimeout) / 2))) }, (req, res) => {
+    const socket = req.socket;
+    busy.set(socket, (busy.get(socket) ?? 0) + 1);
+    res.once('close', () => busy.set(socket, (busy.get(socket) ?? 1) - 1));
     const gone = new AbortController();
     // 'close' before the response finished = the client went away: stop its generation.
     res.on('close', () => {
       if (!res.writableFinished) gone.abort();
     });
     const entry: InFlight = { abort: gone, done: Promise.resolve() };
-    entry.done = handleRequest(ctx, req, res, gone.signal).finally(() => inflight.delete(entry));
+    entry.done = handleRequest(ctx, req, res, gone.signal)
+      .then(() => flushed(res, ctx.writeTimeoutMs))
+      .finally(() => inflight.delete(entry));
     inflight.add(entry);
+  });
+  server.headersTimeout = headersTimeout;
+  server.requestTimeout = requestTimeout;
+  server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 5000;
+  // Idle sockets (connected, no request in flight) are closed; a queued or generating request is not idle.
+  const busy = new WeakMap<Socket, number>();
+  // Node arms server.timeout on every socket; it emits 'timeout' here instead of destroying the socket.
+  server.timeout = idleTimeout;
+  server.on('timeout', (socket: Socket) => {
+    if (!busy.get(socket)) socket.destroy();
   });
   await listen(server, opts);
   const addr = server.address() as AddressInfo;
@@ -93,6 +134,31 @@ export async function startServe(backend: CompletionBackend, opts: ServeOptions 
   };
 }
 
+/** Waits until the answer reached the socket; a client that leaves it unread past `timeoutMs` is dropped. */
+function flushed(res: http.ServerResponse, timeoutMs: number): Promise<void> {
+  if (res.writableFinished || res.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => (res.destroy(), resolve()), timeoutMs);
+    const done = () => (clearTimeout(timer), resolve());
+    res.once('finish', done);
+    res.once('close', done);
+  });
+}
+
+/** The Host names this server answers to (see ServeOptions.allowedHosts). */
+function allowedHostNames(opts: ServeOptions): Set<string> {
+  const names = new Set(['127.0.0.1', 'localhost', '[::1]']);
+  const bound = (opts.host ?? '127.0.0.1').toLowerCase();
+  const bracket = (a: string) => (a.includes(':') && !a.startsWith('[') ? `[${a}]` : a);
+  if (bound === '0.0.0.0' || bound === '::' || bound === '[::]') {
+    // Every address of this machine, and its name: what team clients put in their URL.
+    names.add(hostname().toLowerCase());
+    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) names.add(bracket(a.address.toLowerCase().split('%')[0]!));
+  } else names.add(bracket(bound));
+  for (const h of opts.allowedHosts ?? []) names.add(h === '*' ? '*' : hostName(h.split(':').length > 2 ? bracket(h.toLowerCase()) : h));
+  return names;
+}
+
 function listen(server: http.Server, opts: ServeOptions): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
@@ -105,6 +171,8 @@ function listen(server: http.Server, opts: ServeOptions): Promise<void> {
 /** Stops accepting, lets running requests finish for up to `graceMs`, then aborts the rest. */
 async function drainAndClose(server: http.Server, ctx: ServeContext, inflight: Set<InFlight>, graceMs: number): Promise<void> {
   ctx.closing = true;
+  // Queued requests will not get a slot in time: 503 with Retry-After now, while running ones finish.
+  ctx.admission.refuseWaiting();
   const stopped = new Promise<void>((r) => server.close(() => r()));
   server.closeIdleConnections();
   const drained = Promise.all([...inflight].map((x) => x.done));

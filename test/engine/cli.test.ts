@@ -160,3 +160,29 @@ test('parseArgsMessage: one balanced line per command-line mistake (Node\'s own 
   }
   assert.equal(msg(['--', '--bogus-flag']), 'no error', 'the suggested form is accepted');
 });
+
+test('generate --input: every line is checked before any runs, errors use the input names; --keep-going fills error slots', async () => {
+  const dir = badModel('keepgoing', {});
+  const input = join(dir, 'p.jsonl');
+  writeFileSync(input, '{"prompt": "def a():", "max_tokens": 3}\n{"prompt": "def b():", "max_tokens": -1}\n{"prompt": "def c():", "max_tokens": 3, "top_p": 5}\n{"prompt": "def d():", "max_tokens": 3}\n');
+  const r = await neox(['generate', ...fp32, '--input', input, '--json']);
+  assert.notEqual(r.code, 0);
+  assert.equal(r.stdout, '', 'nothing ran');
+  assert.match(r.stderr, /p\.jsonl:2: field "max_tokens" must be an integer >= 0 \(got -1\) \(and 1 more bad line: 3\); nothing was run/);
+  assert.doesNotMatch(r.stderr, /maxTokens|topP/);
+  const k = await neox(['generate', ...fp32, '--input', input, '--json', '--keep-going']);
+  assert.equal(k.code, 1, k.stderr);
+  const out = lines(k.stdout);
+  assert.equal(out.length, 4, k.stdout);
+  assert.equal(typeof out[0]!.text, 'string');
+  assert.deepEqual(out[1], { error: { line: 2, message: `${input}:2: field "max_tokens" must be an integer >= 0 (got -1)` } });
+  assert.match(String((out[2]!.error as { message: string }).message), /p\.jsonl:3: field "top_p" must be in \(0, 1\]/);
+  assert.equal(typeof out[3]!.text, 'string');
+});
+
+test('--model pointing at a file says so', async () => {
+  const r = await neox(['generate', ...fp32, '--model', join(MODEL, 'config.json'), 'x']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /--model \S+config\.json is a file, not a folder.*--model \S+neox-code-23m\)/);
+  assert.doesNotMatch(r.stderr, /config\.json\/config\.json/);
+});
