@@ -63,10 +63,12 @@ export interface CompletionDeps {
    * an abort ends the wait early). Lets tests act while a request is provably waiting.
    */
   onDebounce?(delayMs: number): void;
+  /** A line for the log (the server's console.info goes to the editor's output channel, which is the default). */
+  log?(message: string): void;
 }
 
 export class CompletionService {
-  private readonly ring = new SnippetRing();
+  private readonly ring = new SnippetRing(48, 24, (m) => (this.deps.log ?? console.info)(m));
   private readonly debounce = new AdaptiveDebounce();
   private readonly cache = new LruCache<string, string[]>(64);
   private readonly typedThrough = new TypedThrough();

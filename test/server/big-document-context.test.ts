@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MAX_CHARS_PER_TOKEN, PromptBuilder, safeCut } from '../../server/context/prompt';
-import { SnippetRing } from '../../server/context/snippet-ring';
+import { MAX_CHUNK_CHARS, MAX_DOCUMENT_CHARS, SnippetRing } from '../../server/context/snippet-ring';
 
 const MB = 1024 * 1024;
 /** A crude tokenizer (one token per 4 characters) that records the longest text it was given. */
@@ -67,4 +67,37 @@ test('safeCut: after punctuation or a blank nearby, never inside a surrogate pai
   const cut = safeCut(s, 11, s.length); // 11 is the low half of the first emoji
   assert.equal(cut, 12);
   assert.equal(safeCut('abc', 0, 3), 0);
+});
+
+test('SnippetRing: a document over 1 MB is not indexed (said once in the log), chunks are bounded and equal to the lines', () => {
+  const logs: string[] = [];
+  const ring = new SnippetRing(48, 24, (m) => logs.push(m));
+  const unit = 'function alpha() { return beta; }\n';
+  const big = unit.repeat(Math.ceil((MAX_DOCUMENT_CHARS + 10) / unit.length));
+  ring.addDocument('file:///big.js', 'big.js', big);
+  ring.addAround('file:///big.js', 'big.js', big, 100);
+  assert.equal(ring.size, 0);
+  assert.equal(logs.length, 1);
+  assert.match(logs[0]!, /big\.js is 1\.0 MB \(over 1\.0 MB\), not indexed/);
+  // Removed (closed) and opened again: said again.
+  ring.removeDocument('file:///big.js');
+  ring.addDocument('file:///big.js', 'big.js', big);
+  assert.equal(logs.length, 2);
+  // A document that grows past the limit loses its chunks.
+  const small = 'def gamma(x):\n    return delta(x)\n';
+  ring.addDocument('file:///g.py', 'g.py', small);
+  assert.equal(ring.size, 1);
+  ring.addAround('file:///g.py', 'g.py', small + 'x = 1\n'.repeat(MAX_DOCUMENT_CHARS / 6 + 1), 0);
+  assert.equal(ring.size, 0);
+
+  // Under the limit: a chunk is exactly its lines (as split + join gave), cut to the lines that fit in MAX_CHUNK_CHARS.
+  const lines = Array.from({ length: 60 }, (_, i) => (i % 7 === 3 ? '' : `line_${i} = value_${i}`));
+  const text = lines.join('\n');
+  ring.addAround('file:///l.py', 'l.py', text, 30);
+  assert.equal(ring.get('file:///l.py#24')!.text, lines.slice(24, 48).join('\n'));
+  const long = ['short_name = 1', 'x'.repeat(MAX_CHUNK_CHARS), 'after = 2'].join('\n');
+  ring.addAround('file:///long.py', 'long.py', long, 0);
+  assert.equal(ring.get('file:///long.py#0')!.text, 'short_name = 1');
+  ring.addAround('file:///one.js', 'one.js', oneLine(MAX_CHUNK_CHARS + 1), 0);
+  assert.equal(ring.get('file:///one.js#0'), undefined);
 });
