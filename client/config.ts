@@ -4,6 +4,7 @@ import { defaultOf, SETTING_ENTRIES, type NeoxSettings } from '../protocol/setti
 
 export const SECTION = 'neoxComplete';
 export const API_KEY_SECRET = 'neoxComplete.apiKey';
+export const HF_TOKEN_SECRET = 'neoxComplete.hfToken';
 
 /** Every neoxComplete.* setting, typed by the settings table; a setting the user left out reads as its default. */
 export function settings(): NeoxSettings {

@@ -7,8 +7,10 @@ import * as vscode from 'vscode';
 import { ChatViewProvider, CHAT_VIEW_ID } from './chat/chat-view';
 import { setApiKey } from './commands/api-key';
 import { snoozeCompletions, toggleCompletions } from './commands/completions-toggle';
+import { downloadModel, registerDownloads } from './commands/download-model';
 import { generateFile, type GenerateFileArgs } from './commands/generate-file';
 import { generateFromComment, type GenerateFromCommentArgs } from './commands/generate-from-comment';
+import { setHfToken } from './commands/hf-token';
 import { showQuickMenu } from './commands/quick-menu';
 import { selectModel } from './commands/select-model';
 import { showStatistics, StatisticsDocument } from './commands/statistics';
@@ -54,6 +56,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<NeoxAp
     command('neoxComplete.showStatistics', () => showStatistics(neox, statistics)),
     command('neoxComplete.selectModel', () => selectModel(neox)),
     command('neoxComplete.setApiKey', (key?: string) => setApiKey(context, neox, key)),
+    registerDownloads(neox),
+    command('neoxComplete.downloadModel', (repo?: string) => downloadModel(neox, repo)),
+    command('neoxComplete.setHfToken', (token?: string) => setHfToken(context, neox, token)),
     command('neoxComplete.showMenu', () =>
       showQuickMenu(inline.snoozeRemainingMs > 0, statusBar.current.state === 'error' ? statusBar.current.message : undefined),
     ),

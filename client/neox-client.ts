@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { GetStatusRequest, SetSecretsNotification, StatusNotification, StreamNotification } from '../protocol/index';
-import { API_KEY_SECRET, openSettings } from './config';
+import { API_KEY_SECRET, HF_TOKEN_SECRET, openSettings } from './config';
 import type { InlineCompletionTracker } from './inline-completions';
 import { createLanguageClient } from './server-connection';
 import type { StatusBar } from './status-bar';
@@ -57,11 +57,12 @@ export class NeoxClient implements vscode.Disposable {
     }
   }
 
-  /** Sends the API key (from SecretStorage, never settings) to the server. */
+  /** Sends the API key and the Hugging Face token (from SecretStorage, never settings) to the server. */
   async sendSecrets(): Promise<void> {
     if (!this.client.isRunning()) return;
     const apiKey = await this.context.secrets.get(API_KEY_SECRET);
-    await this.client.sendNotification(SetSecretsNotification, { apiKey: apiKey || undefined });
+    const hfToken = await this.context.secrets.get(HF_TOKEN_SECRET);
+    await this.client.sendNotification(SetSecretsNotification, { apiKey: apiKey || undefined, hfToken: hfToken || undefined });
   }
 
   showError(message: string): void {

@@ -13,6 +13,7 @@ export type { RemoteApiKind, RemoteSettings } from './remote/settings';
 export type { LocalBackendOptions } from './local/local-backend';
 export { defaultModelDir as embeddedModelDir, workerScript } from './assets';
 export { redactUrl, redactUrlsIn } from './redact';
+export { downloadModel, formatProgress, hubCacheDir, lookupModelRef, parseHubRef, planDownload, type DownloadPlan, type DownloadProgress, type HubRef, type ModelLookup } from './hub/index';
 
 /** What to build: the kind picks the adapter, the rest are that adapter's options. */
 export type BackendSpec = ({ kind: 'local' } & LocalBackendOptions) | RemoteSettings;

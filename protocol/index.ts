@@ -49,8 +49,10 @@ export const INLINE_ACCEPTED_COMMAND = 'neoxComplete.inlineAccepted';
 
 export interface SetSecretsParams {
   apiKey?: string;
+  /** Hugging Face access token for gated and private models ("NeoX: Set Hugging Face token"); absent: HF_TOKEN / the saved login. */
+  hfToken?: string;
 }
-/** Client -> server notification, after start and when the API key changes (secrets never go through settings). */
+/** Client -> server notification, after start and when the API key or the Hugging Face token changes (secrets never go through settings). */
 export const SetSecretsNotification = new NotificationType<SetSecretsParams>('neox/setSecrets');
 
 // ---------- streaming ----------
@@ -241,3 +243,63 @@ export interface ListModelsResult {
 }
 /** Client -> server request: the models the model picker offers (local checkpoints and the remote server's). */
 export const ListModelsRequest = new RequestType0<ListModelsResult, void>('neox/listModels');
+
+// ---------- Hugging Face Hub downloads ----------
+
+export interface DownloadModelParams {
+  /** Hub id, ORG/NAME or ORG/NAME@REVISION. */
+  repo: string;
+  /** Chosen by the client; echoed in each neox/downloadProgress of this download. */
+  downloadId?: string;
+}
+export interface DownloadModelResult {
+  /** ORG/NAME. */
+  repo: string;
+  revision: string;
+  /** The commit the revision pointed at. */
+  commit: string;
+  /** snapshots/<commit> in the Hugging Face cache: the folder the model loads from. */
+  snapshotDir: string;
+  /** Size of the model's files, and how much of it this download transferred (the rest was cached or resumed). */
+  totalBytes: number;
+  downloadedBytes: number;
+}
+/**
+ * Client -> server request: download a GPT-NeoX-family checkpoint from the Hub (neoxComplete.hubUrl,
+ * else HF_ENDPOINT) into the Hugging Face cache, with the token of neox/setSecrets (else HF_TOKEN).
+ * Progress comes as neox/downloadProgress; `$/cancelRequest` stops it (partial files stay, to be
+ * resumed; no complete snapshot is left). When neoxComplete.modelPath names this model, the server
+ * loads it once the download is done. Errors carry the engine's message (a `hub_*` code in `data`).
+ */
+export const DownloadModelRequest = new RequestType<DownloadModelParams, DownloadModelResult, void>('neox/downloadModel');
+
+export interface DownloadProgressParams {
+  downloadId?: string;
+  /** ORG/NAME. */
+  repo: string;
+  /** Bytes on disk (received now, resumed or cached) of `totalBytes`. */
+  doneBytes: number;
+  totalBytes: number;
+  filesDone: number;
+  filesTotal: number;
+  /** Recent speed; 0 before it is known. */
+  bytesPerSecond: number;
+  /** At that speed; absent while unknown. */
+  secondsLeft?: number;
+  /** The file that started, resumed, finished or was found cached, if any. */
+  file?: string;
+  event?: 'start' | 'resume' | 'done' | 'cached';
+}
+/** Server -> client notification: progress of a running neox/downloadModel (at most ~10 a second). */
+export const DownloadProgressNotification = new NotificationType<DownloadProgressParams>('neox/downloadProgress');
+
+export interface ModelNotDownloadedParams {
+  /** neoxComplete.modelPath as set: a Hub id that is not in the Hugging Face cache. */
+  ref: string;
+  message: string;
+}
+/**
+ * Server -> client notification: the selected model is a Hub id not in the cache (the status is the
+ * error "not downloaded: run NeoX: Download model"). The client asks the user before downloading.
+ */
+export const ModelNotDownloadedNotification = new NotificationType<ModelNotDownloadedParams>('neox/modelNotDownloaded');

@@ -53,7 +53,7 @@ export const SETTINGS = {
     order: 2,
     markdown: true,
     description:
-      'Local backend: a Hugging Face GPT-NeoX checkpoint folder (`config.json`, `*.safetensors`, `tokenizer.json`). Empty: the built-in `neox-code-23m`.',
+      'Local backend: a Hugging Face GPT-NeoX checkpoint folder (`config.json`, `*.safetensors`, `tokenizer.json`), or a Hugging Face Hub id (`EleutherAI/pythia-1.4b`, `ORG/NAME@REVISION`) found in the Hugging Face cache; one not downloaded yet is offered for download ("NeoX: Download model"). Empty: the built-in `neox-code-23m`.',
   },
   quantization: {
     type: 'enum',
@@ -192,6 +192,14 @@ export const SETTINGS = {
       'Base models (GPT-NeoX-20B, Pythia, neox-code-23m): a few-shot User: / Assistant: transcript.',
     ],
     description: 'Chat: the prompt format the conversation is written in for the model.',
+  },
+  hubUrl: {
+    type: 'string',
+    default: '',
+    order: 19,
+    markdown: true,
+    description:
+      'Hugging Face Hub or a mirror of it that "NeoX: Download model" downloads from, e.g. `https://hf-mirror.example.com`. Empty: `HF_ENDPOINT`, else `https://huggingface.co`. The token for gated models is set with "NeoX: Set Hugging Face token" (kept in the OS keychain, never in settings; `HF_TOKEN` works too).',
   },
 } as const satisfies Record<string, SettingSpec>;
 

@@ -23,6 +23,8 @@ const commands = [
   ['showStatistics', 'Show completion statistics'],
   ['selectModel', 'Select model / backend'],
   ['setApiKey', 'Set API key'],
+  ['downloadModel', 'Download model'],
+  ['setHfToken', 'Set Hugging Face token'],
   ['showMenu', 'Show menu'],
   ['openSettings', 'Open settings'],
   ['showLogs', 'Show logs'],

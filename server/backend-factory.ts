@@ -4,7 +4,7 @@
  * as status. Settings that only shape requests (maxTokens, temperature...) never rebuild.
  */
 import { basename } from 'node:path';
-import { createBackend, embeddedModelDir, NeoxError, type CompletionBackend, type LoadProgress, type ModelInfo } from '../engine/index';
+import { createBackend, embeddedModelDir, lookupModelRef, NeoxError, type CompletionBackend, type LoadProgress, type ModelInfo } from '../engine/index';
 import type { NeoxInitializationOptions, NeoxSettings } from '../protocol/index';
 
 export interface BackendSpec {
@@ -15,6 +15,12 @@ export interface BackendSpec {
   model: string;
   apiKey?: string;
   cacheDir?: string;
+  /**
+   * Local only: modelPath is a Hugging Face Hub id (ORG/NAME[@REV]); modelDir is then its cached
+   * snapshot, or '' with `hubMissing` when it is not downloaded (loading fails naming the command).
+   */
+  hub?: string;
+  hubMissing?: boolean;
   /** Local only: LoRA adapter folders (neoxComplete.adapters), merged in order; absent when none. */
   adapters?: string[];
   /** Remote only (the neoxComplete.remote* settings). */
@@ -54,7 +60,7 @@ export interface BackendEvents {
 
 /** The UI name of a model (StatusParams.modelName): a folder's name, a remote model's id, else the server's host. */
 export function modelName(spec: BackendSpec, remoteId?: string): string {
-  if (spec.kind === 'local') return basename(spec.modelDir);
+  if (spec.kind === 'local') return spec.hub ? (spec.hub.split('/')[1] ?? spec.hub) : basename(spec.modelDir);
   if (remoteId || spec.model) return (remoteId || spec.model)!;
   try {
     return new URL(spec.url).host;
@@ -68,6 +74,8 @@ export class BackendManager {
   private backend: CompletionBackend | undefined;
   private loading: Promise<ModelInfo> | undefined;
   private apiKey: string | undefined;
+  /** The Hugging Face token from neox/setSecrets (downloads; undefined: HF_TOKEN / the saved login). */
+  hubToken: string | undefined;
   private settings: NeoxSettings | undefined;
   info: ModelInfo | undefined;
   lastError: Error | undefined;
@@ -109,6 +117,15 @@ export class BackendManager {
       cacheDir: this.init.cacheDir,
     };
     if (s.backend === 'local' && s.adapters.length) spec.adapters = [...s.adapters];
+    // A Hub id is looked up in the Hugging Face cache (no network); downloading is the user's choice.
+    if (s.backend === 'local' && s.modelPath) {
+      const found = lookupModelRef(s.modelPath);
+      if (found.kind === 'hub') {
+        spec.hub = s.modelPath;
+        spec.modelDir = found.cached?.dir ?? '';
+        if (!found.cached) spec.hubMissing = true;
+      }
+    }
     // Remote-only settings take part only for remote backends: changing them never reloads a local model.
     if (s.backend !== 'local') Object.assign(spec, { caFile: s.remoteCaFile, connectTimeoutMs: s.remoteConnectTimeoutMs, firstTokenTimeoutMs: s.remoteFirstTokenTimeoutMs });
     return spec;
@@ -145,6 +162,7 @@ export class BackendManager {
     const spec = this.spec;
     if (!this.backend) {
       try {
+        if (spec.hubMissing) throw notDownloaded(spec.hub!);
         this.backend = this.builder(spec);
       } catch (e) {
         this.lastError = e as Error;
@@ -185,4 +203,9 @@ export class BackendManager {
   async dispose(): Promise<void> {
     await this.drop();
   }
+}
+
+/** The error of a modelPath that is a Hub id missing from the Hugging Face cache. */
+export function notDownloaded(ref: string): NeoxError {
+  return new NeoxError(`${ref} is not downloaded: run NeoX: Download model (or \`neox pull ${ref}\`)`, 'hub_not_found');
 }

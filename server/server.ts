@@ -9,6 +9,7 @@
 import { createConnection, ProposedFeatures, TextDocuments, TextDocumentSyncKind, type Connection } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import * as debug from './features/debug';
+import * as download from './features/download';
 import * as generation from './features/generation';
 import * as health from './features/health';
 import * as inlineCompletion from './features/inline-completion';
@@ -25,7 +26,7 @@ interface Feature {
 }
 
 // status and health subscribe to the backend before settings can start loading it.
-const FEATURES: Feature[] = [status, health, settings, inlineCompletion, generation, statistics, models, debug];
+const FEATURES: Feature[] = [status, health, settings, inlineCompletion, generation, statistics, models, download, debug];
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);

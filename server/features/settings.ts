@@ -1,7 +1,7 @@
 /**
  * Settings: pulled with workspace/configuration after `initialized` and on every
  * didChangeConfiguration, applied live (a changed backend is rebuilt and starts loading at once),
- * then announced with neox/settingsApplied. The API key arrives apart, with neox/setSecrets.
+ * then announced with neox/settingsApplied. The API key and the Hugging Face token arrive apart, with neox/setSecrets.
  */
 import type { Connection } from 'vscode-languageserver/node';
 import { modelName } from '../backend-factory';
@@ -31,7 +31,7 @@ export function register(connection: Connection, deps: ServerDeps): void {
       status.set({
         state: next.enabled ? 'starting' : 'disabled',
         backend: next.backend,
-        model: spec.kind === 'local' ? spec.modelDir : next.remoteModel || next.remoteUrl,
+        model: spec.kind === 'local' ? spec.modelDir || spec.hub || '' : next.remoteModel || next.remoteUrl,
         modelName: modelName(spec),
         quantization: spec.kind === 'local' ? spec.quant : undefined,
         message: undefined,
@@ -46,5 +46,8 @@ export function register(connection: Connection, deps: ServerDeps): void {
 
   connection.onInitialized(() => void pull());
   connection.onDidChangeConfiguration((p) => void pull((p.settings as Record<string, unknown> | undefined)?.neoxComplete));
-  connection.onNotification(SetSecretsNotification, (p) => backends.setApiKey(p?.apiKey || undefined));
+  connection.onNotification(SetSecretsNotification, (p) => {
+    backends.hubToken = p?.hfToken || undefined;
+    backends.setApiKey(p?.apiKey || undefined);
+  });
 }
