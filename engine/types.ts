@@ -107,6 +107,22 @@ export interface LoadProgress {
   fraction?: number;
 }
 
+/** What `embed` computes for each text. */
+export interface EmbedOptions {
+  /**
+   * Hidden state to pool, numbered as transformers' output_hidden_states: 0 = token embeddings,
+   * k = output of block k, the number of blocks (the default) = after the final layer norm.
+   */
+  layer?: number;
+  /** 'mean' (default): mean over the text's tokens; 'last': the last token's hidden state. */
+  pooling?: 'mean' | 'last';
+  /** Scale each vector to unit L2 norm (default false). */
+  normalize?: boolean;
+  /** Keep a text's first context-length tokens instead of refusing a longer one (default false). */
+  truncate?: boolean;
+  signal?: AbortSignal;
+}
+
 export interface ModelInfo {
   /** Model name or folder */
   id: string;
@@ -119,7 +135,7 @@ export interface ModelInfo {
    * False: calls run side by side (a remote server schedules them).
    */
   serializesGenerations: boolean;
-  /** The backend can embed text (a workspace index needs it); none can yet. */
+  /** The backend can embed text (CompletionBackend.embed; a workspace index needs it): the local engine. */
   canEmbed: boolean;
   /** Free-form description for the status bar / `neox info`. */
   description?: string;
@@ -132,6 +148,8 @@ export interface CompletionBackend {
   chat(req: ChatRequest, onChunk?: (c: TextChunk) => void): Promise<CompletionResult>;
   /** Token count of `text` (exact for local, may be estimated for remote). Used for prompt budgets. */
   countTokens(text: string): Promise<number>;
+  /** One vector per text, where the backend can embed (ModelInfo.canEmbed). */
+  embed?(texts: string[], opts?: EmbedOptions): Promise<number[][]>;
   /** The prompt chat(req) would send and its format, where the backend renders chat prompts itself (exact fitting). */
   renderChat?(req: ChatRequest): Promise<{ prompt: string; format: string }>;
   /** Token ids of `text`, where the backend has its own tokenizer: what `promptIds` takes. */

@@ -12,4 +12,5 @@ export const commands: Record<string, () => Promise<{ default: Command }>> = {
   serve: () => import('./serve'),
   pull: () => import('./pull'),
   models: () => import('./models'),
+  embed: () => import('./embed'),
 };

@@ -7,7 +7,8 @@
 import { Worker } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { NeoxError, QUANTIZATIONS, type LoadProgress } from '../types';
-import type { LoadOptions, ModelRunner, RunnerInfo } from './runner';
+import type { LoadOptions, ModelRunner, Pooling, RunnerInfo } from './runner';
+import { POOLINGS } from './runner';
 import type { FromWorker, ToWorker } from './worker-protocol';
 import { checkForward } from './forward-check';
 import { workerScript, type WorkerScript } from '../assets';
@@ -133,6 +134,23 @@ class WorkerRunner implements ModelRunner {
     });
   }
 
+  embed(tokens: number[][], opts: { layer: number; pooling: Pooling }): Promise<Float32Array[]> {
+    if (this.dead) return Promise.reject(this.dead);
+    const copy = Array.isArray(tokens) ? tokens.map((r) => (Array.isArray(r) ? r.slice() : r)) : tokens;
+    try {
+      checkEmbed(copy, opts, this.info);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const id = this.nextId++;
+    return new Promise<Float32Array[]>((resolve, reject) => {
+      // The KV cache is not involved: a failed embed leaves it as it is.
+      this.pending.set(id, { resolve, reject });
+      this.worker.ref();
+      this.worker.postMessage({ type: 'embed', id, tokens: copy, layer: opts.layer, pooling: opts.pooling } satisfies ToWorker);
+    });
+  }
+
   reorder(src: number[]): void {
     if (!Array.isArray(src) || src.length === 0 || src.some((i) => !Number.isInteger(i) || i < 0 || i >= this.tokens.length)) {
       throw new NeoxError(`reorder: every source row must be an integer in 0..${this.tokens.length - 1} (got ${JSON.stringify(src)})`, 'bad_request');
@@ -165,6 +183,27 @@ class WorkerRunner implements ModelRunner {
     this.dead = new NeoxError('model runner was disposed', 'disposed');
     await this.worker.terminate();
   }
+}
+
+/** Why the worker cannot embed these rows with these options, if it cannot. */
+function checkEmbed(tokens: number[][], opts: { layer: number; pooling: Pooling }, info: RunnerInfo): void {
+  const layers = info.numLayers ?? 0;
+  if (!Number.isInteger(opts?.layer) || opts.layer < 0 || opts.layer > layers) {
+    throw new NeoxError(`embed: layer must be an integer in 0..${layers} (got ${opts?.layer})`, 'bad_request');
+  }
+  if (!POOLINGS.includes(opts.pooling)) throw new NeoxError(`embed: pooling must be one of ${POOLINGS.join(', ')} (got ${JSON.stringify(opts.pooling)})`, 'bad_request');
+  if (!Array.isArray(tokens) || tokens.length === 0) throw new NeoxError('embed: tokens must be a non-empty array of rows', 'bad_request');
+  tokens.forEach((row, r) => {
+    if (!Array.isArray(row) || row.length === 0) throw new NeoxError(`embed: row ${r} has no tokens`, 'bad_request');
+    if (row.length > info.contextLength) {
+      throw new NeoxError(`embed: row ${r} has ${row.length} tokens, more than the model's context length ${info.contextLength}`, 'context_exceeded');
+    }
+    for (const id of row) {
+      if (!Number.isInteger(id) || id < 0 || id >= info.vocabSize) {
+        throw new NeoxError(`embed: token id ${id} in row ${r} is outside the vocabulary (0..${info.vocabSize - 1})`, 'bad_request');
+      }
+    }
+  });
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   type CompletionRequest,
   type CompletionResult,
   type DecodingOptions,
+  type EmbedOptions,
   type LoadProgress,
   type ModelInfo,
   type TextChunk,
@@ -25,6 +26,7 @@ import { SerialQueue } from './serial-queue';
 import { completeGroup, completeOne, completePrompts, type LoadedModel, type Queued } from './completions';
 import { cancelledResult } from './completion-result';
 import { chatTemplateFor, localCheckpointFacts, type ChatTemplate } from '../chat-template';
+import { embedAll, embedRows, resolveEmbedOptions } from './embeddings';
 
 export type RunnerLoader = (opts: LoadOptions, onProgress?: (p: LoadProgress) => void) => Promise<ModelRunner>;
 
@@ -44,6 +46,11 @@ export interface LocalBackend extends CompletionBackend {
   /** Summed NLL of the first `maxTokens` tokens of each text (perplexity evaluation); `onText` reports progress. */
   score(texts: string[], maxTokens: number, opts?: { onText?: (index: number, r: TextNll) => void; signal?: AbortSignal }): Promise<TextNll[]>;
   tokenize(text: string): Promise<number[]>;
+  /**
+   * One vector per text: hidden state `layer` (default: the last, after the final layer norm)
+   * pooled by mean (default) or last token, optionally L2-normalised (engine/local/embeddings.ts).
+   */
+  embed(texts: string[], opts?: EmbedOptions): Promise<number[][]>;
   /** The chat prompt, its format and the stop strings that end the model's turn. */
   renderChat(req: ChatRequest): Promise<{ prompt: string; format: string; stop: string[] }>;
   /** Available after load(). */
@@ -115,7 +122,7 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
           backend: 'local' as const,
           contextLength: model.runner.info.contextLength,
           serializesGenerations: true,
-          canEmbed: false,
+          canEmbed: !!model.runner.embed,
           description: `local ${opts.quant} ${opts.modelDir}`,
         };
       })();
@@ -164,6 +171,18 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
     async score(texts, maxTokens, o = {}) {
       await ready();
       return onRunner(async (m) => scoreTexts(m.runner, texts.map((t) => m.tokenizer.encode(t).slice(0, maxTokens)), o));
+    },
+
+    async embed(texts, o) {
+      const m = await ready();
+      const { runner, tokenizer: tok } = m;
+      if (!runner.embed) throw new NeoxError('embed: this model runner cannot embed', 'unsupported');
+      const eo = resolveEmbedOptions(o, runner.info.numLayers ?? 0);
+      const rows = embedRows(texts, (t) => tok.encode(t), runner.info.contextLength, eo.truncate);
+      if (rows.length === 0) return [];
+      // Batch by batch on the runner, so a completion waiting for it goes in between.
+      const run = (batch: number[][]) => onRunner((r) => r.runner.embed!(batch, { layer: eo.layer, pooling: eo.pooling }));
+      return embedAll(rows, run, eo.normalize, o?.signal);
     },
 
     async tokenize(text) {

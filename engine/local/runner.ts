@@ -11,6 +11,10 @@ import type { Quantization } from '../types';
 
 export type { Quantization };
 
+/** How an embedding pools a text's hidden states: their mean, or the last token's. */
+export type Pooling = 'mean' | 'last';
+export const POOLINGS: readonly Pooling[] = ['mean', 'last'];
+
 export interface LoadOptions {
   /** Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer.json). */
   modelDir: string;
@@ -43,6 +47,9 @@ export interface RunnerInfo {
   onnxPath: string;
   /** Human-readable architecture summary for `neox info`. */
   summary: Record<string, unknown>;
+  /** Transformer blocks and hidden size (embeddings: hidden states 0..numLayers of hiddenSize floats). */
+  numLayers?: number;
+  hiddenSize?: number;
 }
 
 export interface ModelRunner {
@@ -69,6 +76,13 @@ export interface ModelRunner {
   reorder(src: number[]): void;
   /** Keep only the first `len` cached positions of every row (prefix reuse). */
   truncate(len: number): void;
+  /**
+   * Embeddings (onnx/embed-graph.ts): per row, hidden state `layer` (0 = token embeddings, k = output
+   * of block k, numLayers = after the final layer norm, as transformers' output_hidden_states) pooled
+   * over the row's tokens. Uses no KV cache and leaves it as it is. Optional: runners without it
+   * cannot embed.
+   */
+  embed?(tokens: number[][], opts: { layer: number; pooling: Pooling }): Promise<Float32Array[]>;
   /** Token ids whose keys/values are cached for `row`, in order. */
   cachedTokens(row: number): number[];
   dispose(): Promise<void>;

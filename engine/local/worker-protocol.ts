@@ -1,6 +1,6 @@
 /** Messages between loadRunner's proxy (caller thread) and the engine worker (engine/local/worker.ts). */
 import type { LoadProgress } from '../types';
-import type { LoadOptions, RunnerInfo } from './runner';
+import type { LoadOptions, Pooling, RunnerInfo } from './runner';
 
 export type ToWorker =
   | { type: 'load'; opts: LoadOptions }
@@ -8,6 +8,8 @@ export type ToWorker =
   | { type: 'forward'; id: number; tokens: number[][]; allLogits: boolean; targets?: number[][] }
   | { type: 'reorder'; src: number[] }
   | { type: 'truncate'; len: number }
+  /** Answered with a 'result' of width hiddenSize, one position per row. */
+  | { type: 'embed'; id: number; tokens: number[][]; layer: number; pooling: Pooling }
   | { type: 'dispose'; id: number };
 
 export type FromWorker =

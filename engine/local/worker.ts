@@ -12,12 +12,16 @@ import type { FromWorker, ToWorker } from './worker-protocol';
 import { ensureModel, isModelCached } from './model-cache';
 import { Int4Pool, setInt4Pool } from './quant/pool';
 import { OnnxKvRunner } from './kv-runner';
+import { OnnxEmbedRunner } from './embed-runner';
 
 if (!parentPort) throw new Error('engine/local/worker.ts must run as a worker thread');
 const port = parentPort;
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 let runner: OnnxKvRunner | undefined;
+/** The build runner was loaded from, for the embedding session (opened on the first embed). */
+let loaded: { dir: string; onnxFile: string; config: NeoxConfig; threads: number } | undefined;
+let embedRunner: OnnxEmbedRunner | undefined;
 // A reset/reorder/truncate that fails here (they are fire-and-forget on the caller's side, which has
 // already checked their arguments: e.g. out of memory) fails the next forward.
 let deferredError: NeoxError | undefined;
@@ -64,12 +68,15 @@ async function handle(m: ToWorker): Promise<void> {
         send({ type: 'progress', progress: { stage: 'load', message: `Loading ${built.onnxFile} (${threads} threads)` } });
         const t0 = performance.now();
         runner = await OnnxKvRunner.open(built.onnxFile, built.config, threads);
+        loaded = { dir: built.dir, onnxFile: built.onnxFile, config: built.config, threads };
         const c = built.config;
         const info: RunnerInfo = {
           vocabSize: c.vocabSize,
           contextLength: c.maxPositions,
           eosTokenId: c.eosTokenId,
           onnxPath: built.dir,
+          numLayers: c.numLayers,
+          hiddenSize: c.hiddenSize,
           summary: {
             architecture: 'GPTNeoXForCausalLM',
             parameters: parameterCount(c),
@@ -115,6 +122,17 @@ async function handle(m: ToWorker): Promise<void> {
       }
       return;
     }
+    case 'embed': {
+      try {
+        if (!loaded) throw new NeoxError('engine is not loaded', 'engine_failed');
+        embedRunner ??= await OnnxEmbedRunner.open(loaded.dir, loaded.onnxFile, loaded.config, loaded.threads);
+        const out = await embedRunner.embed(m.tokens, m.layer, m.pooling);
+        send({ type: 'result', id: m.id, logits: out.buffer as ArrayBuffer, counts: m.tokens.map(() => 1), width: loaded.config.hiddenSize }, [out.buffer as ArrayBuffer]);
+      } catch (e) {
+        send(errorMessage(e, m.id));
+      }
+      return;
+    }
     case 'reset':
     case 'reorder':
     case 'truncate': {
@@ -133,10 +151,12 @@ async function handle(m: ToWorker): Promise<void> {
     case 'dispose': {
       try {
         await runner?.dispose();
+        await embedRunner?.dispose();
       } catch {
         /* releasing a session cannot be retried; the thread ends anyway */
       }
       runner = undefined;
+      embedRunner = undefined;
       send({ type: 'disposed', id: m.id });
       return;
     }
