@@ -14,6 +14,7 @@ export type { LocalBackendOptions } from './local/local-backend';
 export { defaultModelDir as embeddedModelDir, workerScript } from './assets';
 export { redactUrl, redactUrlsIn } from './redact';
 export { downloadModel, formatProgress, hubCacheDir, lookupModelRef, parseHubRef, planDownload, type DownloadPlan, type DownloadProgress, type HubRef, type ModelLookup } from './hub/index';
+export { listCatalogue } from './catalogue';
 
 /** What to build: the kind picks the adapter, the rest are that adapter's options. */
 export type BackendSpec = ({ kind: 'local' } & LocalBackendOptions) | RemoteSettings;

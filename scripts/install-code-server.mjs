@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Installs code-server 4.100.3 (VS Code 1.100.3, the last release that runs on Node 20) into
 // .cache/code-server, offline-friendly: only the npm registry is needed. The workarounds below are
-// each needed on these machines (see ../shared/docs/real-editor-testing.md):
+// each needed on machines without internet access:
 //  - `npm install -g code-server` breaks with npm 11, so it goes into a local prefix;
 //  - as root, install scripts need unsafe_perm; node-pty's build runs `npx node-gyp` (needs yes=true);
 //  - @vscode/ripgrep downloads rg from GitHub unless its cache already holds the archive, so we

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { Connection } from 'vscode-languageserver/node';
 import { modelName } from '../backend-factory';
 import { ListModelsRequest, type ListedModel, type NeoxSettings } from '../../protocol/index';
-import { listCatalogue } from '../../engine/catalogue';
+import { listCatalogue } from '../../engine/index';
 import type { ServerDeps } from '../services';
 
 export function register(connection: Connection, deps: ServerDeps): void {
