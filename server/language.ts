@@ -4,7 +4,7 @@
  * are delimited by braces or indentation, which tree-sitter grammar parses it and which snippets/
  * template applies. The data is one table, server/languages.ts (LANGUAGES), keyed by VS Code language id.
  */
-import { LANGUAGES } from './languages';
+import { LANGUAGES, type LanguageRow } from './languages';
 
 /** A language's comments. Every list may be empty: a language without comments (JSON, plain text). */
 export interface CommentSyntax {
@@ -34,19 +34,7 @@ export interface LanguageSpec {
   grammar?: string;
 }
 
-/** One row of server/languages.ts. */
-export interface LanguageRow {
-  template?: string;
-  grammar?: string;
-  indentBlocks?: boolean;
-  line?: string[];
-  block?: string[][];
-  docstring?: string[][];
-  ignoreCase?: boolean;
-  headerBlock?: boolean;
-  extensions?: string[];
-  fileNames?: string[];
-}
+export type { LanguageRow } from './languages';
 
 const ROWS = LANGUAGES;
 const pairs = (p: string[][] | undefined) =>

@@ -8,7 +8,19 @@
  * grammar: tree-sitter-<grammar>.wasm; indentBlocks: blocks end by dedent; extensions: file name
  * endings (lower case, without the dot) and fileNames: whole file names, for languageFromFileName.
  */
-import type { LanguageRow } from './language';
+/** One row of the table below. */
+export interface LanguageRow {
+  template?: string;
+  grammar?: string;
+  indentBlocks?: boolean;
+  line?: string[];
+  block?: string[][];
+  docstring?: string[][];
+  ignoreCase?: boolean;
+  headerBlock?: boolean;
+  extensions?: string[];
+  fileNames?: string[];
+}
 
 export const LANGUAGES: Record<string, LanguageRow> = {
   abap: {line: ["\"", "*"]},
