@@ -64,6 +64,9 @@ function writeWorkspace(dir: string, quant: string): void {
   const settings = {
     'neoxComplete.quantization': quant,
     'neoxComplete.debounceMs': 150,
+    // The chat scenario's question was chosen for the 23M model in the GPT-NeoXT format, where it
+    // answers with a fenced block that Insert can take; in its automatic (few-shot) frame it does not.
+    'neoxComplete.chatFormat': 'neoxt-chat',
     'files.autoSave': 'off',
     'editor.inlineSuggest.enabled': true,
     'editor.quickSuggestions': { other: false, comments: false, strings: false },
