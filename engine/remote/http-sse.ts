@@ -1,4 +1,5 @@
 /** Reading a Server-Sent-Events answer event by event, with the idle deadline re-armed by each event. */
+import { redactUrl } from '../redact';
 import type * as http from 'node:http';
 import { createParser } from 'eventsource-parser';
 import { NeoxError } from '../types';
@@ -27,7 +28,7 @@ export async function readEvents(res: http.IncomingMessage, url: URL, attempt: A
       // After the terminal event only the end of the response is awaited; a server that
       // keeps the connection open gets one second, then the socket is dropped.
       else if (ended) attempt.arm(1000, () => new NeoxError('done', 'done'));
-      else attempt.arm(idleMs, () => new NeoxError(`${url.href} stalled: no data for ${idleMs} ms after ${events} events`, 'stream_timeout'));
+      else attempt.arm(idleMs, () => new NeoxError(`${redactUrl(url)} stalled: no data for ${idleMs} ms after ${events} events`, 'stream_timeout'));
     },
   });
   const decoder = new TextDecoder('utf-8');
@@ -47,8 +48,8 @@ export function parseEventJson<T extends object>(data: string, url: URL): T {
   try {
     j = JSON.parse(data);
   } catch {
-    throw new NeoxError(`${url.href} sent malformed stream data (not JSON): ${data.slice(0, 120)}`, 'bad_stream');
+    throw new NeoxError(`${redactUrl(url)} sent malformed stream data (not JSON): ${data.slice(0, 120)}`, 'bad_stream');
   }
-  if (j === null || typeof j !== 'object') throw new NeoxError(`${url.href} sent malformed stream data: ${data.slice(0, 120)}`, 'bad_stream');
+  if (j === null || typeof j !== 'object') throw new NeoxError(`${redactUrl(url)} sent malformed stream data: ${data.slice(0, 120)}`, 'bad_stream');
   return j as T;
 }

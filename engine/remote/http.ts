@@ -7,6 +7,7 @@
  * Retries (http-retry.ts): only 429 and 503. Anything else fails at once with a NeoxError naming
  * the URL and the server's own message (http-errors.ts).
  */
+import { redactUrl } from '../redact';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
@@ -46,7 +47,7 @@ export class HttpClient {
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new NeoxError(`${url.href} answered with invalid JSON: ${preview(text)}`, 'bad_response');
+      throw new NeoxError(`${redactUrl(url)} answered with invalid JSON: ${preview(text)}`, 'bad_response');
     }
   }
 
@@ -54,7 +55,7 @@ export class HttpClient {
   async text(method: 'GET' | 'POST', url: URL, body?: unknown, signal?: AbortSignal, opts: CallOptions = {}): Promise<string> {
     return withRetries(signal, { ...this.opts, maxRetries: opts.retries ?? this.opts.maxRetries }, async (attempt) => {
       const limit = opts.timeoutMs ?? this.opts.firstTokenTimeoutMs;
-      attempt.arm(limit, () => new NeoxError(`No answer from ${url.href} within ${limit} ms`, 'timeout'));
+      attempt.arm(limit, () => new NeoxError(`No answer from ${redactUrl(url)} within ${limit} ms`, 'timeout'));
       const res = await this.request(method, url, body, attempt, 'application/json');
       return readBody(res, url, attempt);
     });
@@ -64,12 +65,12 @@ export class HttpClient {
   async sse(url: URL, body: unknown, signal: AbortSignal | undefined, onData: (data: string) => boolean): Promise<{ ended: boolean }> {
     return withRetries(signal, this.opts, async (attempt) => {
       const first = this.opts.firstTokenTimeoutMs;
-      attempt.arm(first, () => new NeoxError(`${url.href} sent no token within ${first} ms`, 'first_token_timeout'));
+      attempt.arm(first, () => new NeoxError(`${redactUrl(url)} sent no token within ${first} ms`, 'first_token_timeout'));
       const res = await this.request('POST', url, body, attempt, 'text/event-stream');
       const type = String(res.headers['content-type'] ?? '');
       if (!type.includes('text/event-stream')) {
         const text = await readBody(res, url, attempt);
-        throw new NeoxError(`${url.href} did not stream (content-type "${type}"): ${preview(text)}`, 'bad_response');
+        throw new NeoxError(`${redactUrl(url)} did not stream (content-type "${type}"): ${preview(text)}`, 'bad_response');
       }
       return readEvents(res, url, attempt, this.opts.idleTimeoutMs, onData);
     });
@@ -147,7 +148,7 @@ async function readBody(res: http.IncomingMessage, url: URL, attempt: Attempt): 
       size += (chunk as Buffer).length;
       if (size > MAX_JSON_BYTES) {
         res.destroy();
-        throw new NeoxError(`${url.href} answered more than ${MAX_JSON_BYTES} bytes`, 'bad_response');
+        throw new NeoxError(`${redactUrl(url)} answered more than ${MAX_JSON_BYTES} bytes`, 'bad_response');
       }
       parts.push(chunk as Buffer);
     }

@@ -11,6 +11,7 @@
  *   set (vLLM, OpenAI, neox serve); without it we count tokens ourselves.
  * - errors: HTTP status + JSON body, or an in-stream `data: {"error": …}` event.
  */
+import { redactUrl } from '../redact';
 import type { ChatRequest, CompletionBackend, CompletionRequest, CompletionResult, DecodingOptions, FinishReason, ModelInfo, TextChunk } from '../types';
 import { NeoxError } from '../types';
 import { ChatFallback } from './chat-fallback';
@@ -94,14 +95,14 @@ export class OpenAIBackend implements CompletionBackend {
       };
     }
     const models = Array.isArray(list?.data) ? list.data : undefined;
-    if (!models) throw new NeoxError(`${url.href} did not answer a model list ({"data": [...]})`, 'bad_response');
+    if (!models) throw new NeoxError(`${redactUrl(url)} did not answer a model list ({"data": [...]})`, 'bad_response');
     const m = this.s.model ? models.find((x) => x.id === this.s.model) : models[0];
     if (!m) {
       const names = models.map((x) => x.id).join(', ') || 'none';
       throw new NeoxError(
         this.s.model
           ? `Model "${this.s.model}" is not served by ${this.s.baseUrl.origin} (it serves: ${names}); fix neoxComplete.remoteModel`
-          : `${url.href} lists no model`,
+          : `${redactUrl(url)} lists no model`,
         'model_not_found',
       );
     }
@@ -210,11 +211,11 @@ export class OpenAIBackend implements CompletionBackend {
           return false;
         });
         if (!ended && !out.complete) {
-          throw new NeoxError(`Stream from ${url.href} ended before "data: [DONE]" (the answer is incomplete)`, 'stream_cut');
+          throw new NeoxError(`Stream from ${redactUrl(url)} ended before "data: [DONE]" (the answer is incomplete)`, 'stream_cut');
         }
       } else {
         const answer = await this.http.json<WireChunk>('POST', url, body, req.signal);
-        if (!Array.isArray(answer?.choices)) throw new NeoxError(`${url.href} answered without "choices": ${JSON.stringify(answer).slice(0, 200)}`, 'bad_response');
+        if (!Array.isArray(answer?.choices)) throw new NeoxError(`${redactUrl(url)} answered without "choices": ${JSON.stringify(answer).slice(0, 200)}`, 'bad_response');
         this.applyChunk(answer, out, 'message');
       }
       return out.build(usage);
@@ -241,7 +242,7 @@ function parseChunk(data: string, url: URL): WireChunk {
   if (j.error !== undefined || j.object === 'error') {
     const e = j.error as { message?: string } | string | undefined;
     const msg = typeof e === 'string' ? e : (e?.message ?? j.message ?? JSON.stringify(j));
-    throw new NeoxError(`${url.href} reported an error mid-stream: ${msg}`, 'server_error');
+    throw new NeoxError(`${redactUrl(url)} reported an error mid-stream: ${msg}`, 'server_error');
   }
   return j;
 }

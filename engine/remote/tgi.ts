@@ -11,6 +11,7 @@
  * TGI keeps the stop sequence in the text; our contract drops it (StopFilter).
  * TGI has no `n`: n choices are n parallel requests (seeded seed, seed+1, … when a seed is given).
  */
+import { redactUrl } from '../redact';
 import type { ChatRequest, CompletionBackend, CompletionRequest, CompletionResult, FinishReason, ModelInfo, TextChunk } from '../types';
 import { NeoxError } from '../types';
 import { ChatFallback } from './chat-fallback';
@@ -68,7 +69,7 @@ export class TgiBackend implements CompletionBackend {
     const url = endpoint(this.s.baseUrl, 'info');
     const info = await this.http.json<TgiInfo>('GET', url);
     if (!info || typeof info !== 'object' || !info.model_id) {
-      throw new NeoxError(`${url.href} is not a TGI /info answer (no model_id): is this a TGI server? Otherwise choose the "openai" API kind`, 'bad_response');
+      throw new NeoxError(`${redactUrl(url)} is not a TGI /info answer (no model_id): is this a TGI server? Otherwise choose the "openai" API kind`, 'bad_response');
     }
     this.maxInput = info.max_input_tokens ?? info.max_input_length;
     const m: ModelInfo = {
@@ -156,12 +157,12 @@ export class TgiBackend implements CompletionBackend {
         }
         return false;
       });
-      if (!ended) throw new NeoxError(`Stream from ${url.href} ended before its final event (the answer is incomplete)`, 'stream_cut');
+      if (!ended) throw new NeoxError(`Stream from ${redactUrl(url)} ended before its final event (the answer is incomplete)`, 'stream_cut');
     } else {
       const url = endpoint(this.s.baseUrl, 'generate');
       const ev = await this.http.json<TgiEvent | TgiEvent[]>('POST', url, body, req.signal);
       const one = Array.isArray(ev) ? ev[0] : ev;
-      if (typeof one?.generated_text !== 'string') throw new NeoxError(`${url.href} answered without generated_text`, 'bad_response');
+      if (typeof one?.generated_text !== 'string') throw new NeoxError(`${redactUrl(url)} answered without generated_text`, 'bad_response');
       out.append(index, filter.push(one.generated_text));
       finish(one);
     }
@@ -202,7 +203,7 @@ export class TgiBackend implements CompletionBackend {
 
 function parseEvent(data: string, url: URL): TgiEvent {
   const ev = parseEventJson<TgiEvent>(data, url);
-  if (ev.error) throw new NeoxError(`${url.href} reported an error mid-stream: ${ev.error}${ev.error_type ? ` (${ev.error_type})` : ''}`, 'server_error');
+  if (ev.error) throw new NeoxError(`${redactUrl(url)} reported an error mid-stream: ${ev.error}${ev.error_type ? ` (${ev.error_type})` : ''}`, 'server_error');
   return ev;
 }
 

@@ -245,6 +245,30 @@ test('invalid JSON in an event is a malformed-stream error', async () => {
   await srv.close();
 });
 
+test('a server URL with credentials: errors name the server without user or password', async () => {
+  const srv = await startScripted(
+    vllm((_req, res) => {
+      sseHead(res);
+      res.write('data: {"choices": [\n\n');
+      res.end(DONE);
+    }),
+  );
+  const url = srv.url.replace('http://', 'http://alice:s3cret@');
+  const b = createRemoteBackend({ kind: 'openai', url, ...fast });
+  try {
+    const e = await b.complete({ prompt: 'x', maxTokens: 16 }, () => {}).then(
+      () => assert.fail('a malformed stream was accepted'),
+      (err: Error) => err,
+    );
+    assert.match(e.message, /malformed stream data/);
+    assert.match(e.message, new RegExp(srv.url.replace('http://', '').replace(/[.]/g, '\\.')));
+    assert.doesNotMatch(e.message, /alice|s3cret/);
+  } finally {
+    await b.dispose();
+    await srv.close();
+  }
+});
+
 test('an error event mid-stream (vLLM) rejects with the server message', async () => {
   const srv = await startScripted(
     vllm((_req, res) => {
