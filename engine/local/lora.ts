@@ -12,11 +12,13 @@
  * adapter is opened, before any conversion work, and every error names the file and the field or
  * tensor at fault.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NeoxError } from '../types';
 import type { NeoxConfig } from './config';
 import type { WeightSource } from './weights';
+import { readSafetensorsHeader, type SafetensorsEntry } from './safetensors';
+import { DTYPE_BYTES, f16Table } from './sharded-checkpoint';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
@@ -31,17 +33,8 @@ export const LORA_MODULES = {
 type Module = keyof typeof LORA_MODULES;
 const MODULE_NAMES = Object.keys(LORA_MODULES) as Module[];
 
-type DType = 'F16' | 'BF16' | 'F32';
-const DTYPE_BYTES: Record<DType, number> = { F16: 2, BF16: 2, F32: 4 };
 
-interface Entry {
-  name: string;
-  dtype: DType;
-  shape: number[];
-  /** Absolute byte offset in the file. */
-  start: number;
-  bytes: number;
-}
+type Entry = SafetensorsEntry;
 
 /** One adapted weight: its lora_A and lora_B tensors. */
 interface LoraPair {
@@ -171,42 +164,10 @@ function readConfigJson(configFile: string, c: NeoxConfig): Pick<LoraAdapter, 'r
   return { r, alpha, rslora, fanInFanOut: cfg.fan_in_fan_out === true, scale: rslora ? alpha / Math.sqrt(r) : alpha / r };
 }
 
-const MAX_HEADER = 100 * 1024 * 1024;
-
 function readHeader(file: string): Entry[] {
   const fd = openSync(file, 'r');
   try {
-    const size = fstatSync(fd).size;
-    const corrupt = (why: string): never => {
-      throw new NeoxError(`${file} is truncated or corrupt: ${why}`, 'adapter_corrupt');
-    };
-    if (size < 8) corrupt(`${size} bytes, too short for a safetensors header`);
-    const lenBuf = Buffer.alloc(8);
-    readSync(fd, lenBuf, 0, 8, 0);
-    const headerLen = Number(lenBuf.readBigUInt64LE(0));
-    if (headerLen > MAX_HEADER || 8 + headerLen > size) corrupt(`header length ${headerLen} exceeds the file size ${size}`);
-    const hb = Buffer.alloc(headerLen);
-    readSync(fd, hb, 0, headerLen, 8);
-    let header: Record<string, { dtype?: string; shape?: number[]; data_offsets?: [number, number] }>;
-    try {
-      header = JSON.parse(hb.toString('utf8'));
-    } catch {
-      return corrupt('the header is not valid JSON');
-    }
-    const dataStart = 8 + headerLen;
-    const out: Entry[] = [];
-    for (const [name, t] of Object.entries(header)) {
-      if (name === '__metadata__') continue;
-      if (!t || !Array.isArray(t.shape) || !Array.isArray(t.data_offsets)) corrupt(`tensor ${name} has no shape/data_offsets`);
-      if (!(t.dtype! in DTYPE_BYTES)) throw new NeoxError(`${file}: tensor ${name} has dtype ${t.dtype}; supported: F16, BF16, F32`, 'adapter_dtype');
-      const dtype = t.dtype as DType;
-      const [b, e] = t.data_offsets!;
-      const count = t.shape!.reduce((a, d) => a * d, 1);
-      if (e - b !== count * DTYPE_BYTES[dtype]) corrupt(`tensor ${name}: data_offsets [${b}, ${e}] do not match shape [${t.shape}] ${dtype}`);
-      if (dataStart + e > size) corrupt(`tensor ${name} ends at byte ${dataStart + e}, beyond the end of the file (${size} bytes)`);
-      out.push({ name, dtype, shape: t.shape!, start: dataStart + b, bytes: e - b });
-    }
-    return out;
+    return readSafetensorsHeader(file, fd, 'adapter');
   } finally {
     closeSync(fd);
   }
@@ -263,19 +224,6 @@ export function openAdapter(dir: string, c: NeoxConfig): LoraAdapter {
   return { dir: resolve(dir), configFile, weightsFile, ...opts, pairs };
 }
 
-let halfTable: Float32Array | undefined;
-function f16(): Float32Array {
-  if (halfTable) return halfTable;
-  halfTable = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const s = h & 0x8000 ? -1 : 1;
-    const e = (h >> 10) & 0x1f;
-    const m = h & 0x3ff;
-    halfTable[h] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
-  }
-  return halfTable;
-}
-
 function readTensor(fd: number, file: string, e: Entry): Float32Array {
   const buf = Buffer.alloc(e.bytes);
   let got = 0;
@@ -289,7 +237,7 @@ function readTensor(fd: number, file: string, e: Entry): Float32Array {
   if (e.dtype === 'F32') {
     for (let i = 0; i < count; i++) out[i] = buf.readFloatLE(i * 4);
   } else if (e.dtype === 'F16') {
-    const t = f16();
+    const t = f16Table();
     for (let i = 0; i < count; i++) out[i] = t[buf.readUInt16LE(i * 2)];
   } else {
     const u = new Uint32Array(out.buffer);

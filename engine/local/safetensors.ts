@@ -20,10 +20,24 @@ export function checkpointFiles(modelDir: string): string[] {
   );
 }
 
-function parseHeader(file: string, fd: number, map: Map<string, TensorEntry>, wanted?: Set<string>) {
+/** One tensor of a safetensors file: its place in the file (absolute byte offset) and type. */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  start: number;
+  bytes: number;
+}
+
+/**
+ * Reads and checks the header of the safetensors file open as `fd`: the tensors `keep` accepts (the
+ * others are not checked), each within the file. Errors name the file and tensor, with codes
+ * `${kind}_corrupt` and `${kind}_dtype` (a checkpoint's or a LoRA adapter's file).
+ */
+export function readSafetensorsHeader(file: string, fd: number, kind: 'checkpoint' | 'adapter', keep: (name: string) => boolean = () => true): SafetensorsEntry[] {
   const size = fstatSync(fd).size;
   const corrupt = (why: string): never => {
-    throw new NeoxError(`${file} is truncated or corrupt: ${why}`, 'checkpoint_corrupt');
+    throw new NeoxError(`${file} is truncated or corrupt: ${why}`, `${kind}_corrupt`);
   };
   if (size < 8) corrupt(`${size} bytes, too short for a safetensors header`);
   const lenBuf = Buffer.alloc(8);
@@ -39,24 +53,29 @@ function parseHeader(file: string, fd: number, map: Map<string, TensorEntry>, wa
     return corrupt('the header is not valid JSON');
   }
   const dataStart = 8 + headerLen;
+  const out: SafetensorsEntry[] = [];
   for (const [name, t] of Object.entries(header)) {
-    if (name === '__metadata__' || isSkippedTensor(name)) continue;
-    if (wanted && !wanted.has(name)) continue;
+    if (name === '__metadata__' || !keep(name)) continue;
     const where = `tensor ${name}`;
     if (!t || !Array.isArray(t.shape) || !Array.isArray(t.data_offsets)) corrupt(`${where} has no shape/data_offsets`);
     if (!(t.dtype in DTYPE_BYTES)) {
-      throw new NeoxError(`${file}: tensor ${name} has dtype ${t.dtype}; supported: F16, BF16, F32`, 'checkpoint_dtype');
+      throw new NeoxError(`${file}: tensor ${name} has dtype ${t.dtype}; supported: F16, BF16, F32`, `${kind}_dtype`);
     }
     const dtype = t.dtype as DType;
     const [b, e] = t.data_offsets;
     const count = t.shape.reduce((a, d) => a * d, 1);
     if (e - b !== count * DTYPE_BYTES[dtype]) corrupt(`${where}: data_offsets [${b}, ${e}] do not match shape [${t.shape}] ${dtype}`);
     if (dataStart + e > size) corrupt(`${where} ends at byte ${dataStart + e}, beyond the end of the file (${size} bytes)`);
-    map.set(name, { file, dtype, shape: t.shape, start: dataStart + b, bytes: e - b });
+    out.push({ name, dtype, shape: t.shape, start: dataStart + b, bytes: e - b });
   }
+  return out;
 }
 
-// float16 -> float32 through a 65536-entry table: fast and exact.
+function parseHeader(file: string, fd: number, map: Map<string, TensorEntry>, wanted?: Set<string>) {
+  const keep = (name: string) => !isSkippedTensor(name) && (!wanted || wanted.has(name));
+  for (const { name, ...e } of readSafetensorsHeader(file, fd, 'checkpoint', keep)) map.set(name, { file, ...e });
+}
+
 export class SafetensorsCheckpoint extends ShardedCheckpoint {
   constructor(modelDir: string) {
     super(modelDir, checkpointFiles(modelDir), parseHeader);
