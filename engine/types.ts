@@ -169,3 +169,20 @@ export class NeoxError extends Error {
     this.name = 'NeoxError';
   }
 }
+
+/** A model download's progress, as the Hub downloader reports it (the CLI and the editor show it). */
+export interface DownloadProgress {
+  repo: string;
+  /** Bytes received in this run plus bytes already on disk (resumed or cached), of `totalBytes`. */
+  doneBytes: number;
+  totalBytes: number;
+  filesDone: number;
+  filesTotal: number;
+  /** Bytes per second over the last few seconds (0 before the first measure). */
+  bytesPerSecond: number;
+  /** Seconds left at that speed; undefined while it is unknown. */
+  secondsLeft?: number;
+  /** The file that just started, finished, resumed or was verified, if any. */
+  file?: string;
+  event?: 'start' | 'resume' | 'done' | 'cached';
+}

@@ -16,7 +16,7 @@
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 import type { Position, Range } from 'vscode-languageserver-protocol';
-import type { BackendKind, ChatFormat, Quantization } from '../engine/types';
+import type { BackendKind, ChatFormat, DownloadProgress, Quantization } from '../engine/types';
 
 export type { BackendKind, Quantization } from '../engine/types';
 export { DEFAULT_SETTINGS, SETTINGS, SETTING_ENTRIES, contributedConfiguration, defaultOf, defaultSettings } from './settings';
@@ -273,22 +273,8 @@ export interface DownloadModelResult {
  */
 export const DownloadModelRequest = new RequestType<DownloadModelParams, DownloadModelResult, void>('neox/downloadModel');
 
-export interface DownloadProgressParams {
+export interface DownloadProgressParams extends DownloadProgress {
   downloadId?: string;
-  /** ORG/NAME. */
-  repo: string;
-  /** Bytes on disk (received now, resumed or cached) of `totalBytes`. */
-  doneBytes: number;
-  totalBytes: number;
-  filesDone: number;
-  filesTotal: number;
-  /** Recent speed; 0 before it is known. */
-  bytesPerSecond: number;
-  /** At that speed; absent while unknown. */
-  secondsLeft?: number;
-  /** The file that started, resumed, finished or was found cached, if any. */
-  file?: string;
-  event?: 'start' | 'resume' | 'done' | 'cached';
 }
 /** Server -> client notification: progress of a running neox/downloadModel (at most ~10 a second). */
 export const DownloadProgressNotification = new NotificationType<DownloadProgressParams>('neox/downloadProgress');

@@ -4,21 +4,8 @@
  * `stderrReporter` draws it for the CLI.
  */
 
-export interface DownloadProgress {
-  repo: string;
-  /** Bytes received in this run plus bytes already on disk (resumed or cached), of `totalBytes`. */
-  doneBytes: number;
-  totalBytes: number;
-  filesDone: number;
-  filesTotal: number;
-  /** Bytes per second over the last few seconds (0 before the first measure). */
-  bytesPerSecond: number;
-  /** Seconds left at that speed; undefined while it is unknown. */
-  secondsLeft?: number;
-  /** The file that just started, finished, resumed or was verified, if any. */
-  file?: string;
-  event?: 'start' | 'resume' | 'done' | 'cached';
-}
+export type { DownloadProgress } from '../types';
+import type { DownloadProgress } from '../types';
 
 const WINDOW_MS = 5000;
 
