@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { NeoxError, QUANTIZATIONS, type LoadProgress, type Quantization } from '../types';
 import { createLocalBackend, type LocalBackend } from '../local/local-backend';
+import type { FileSelection } from '../hub/download';
 import type { ArgValues, OptionSpec } from './command';
 import { UsageError } from './command';
 import { defaultModelDir } from '../assets';
@@ -78,8 +79,9 @@ export function backendFromArgs(v: ArgValues, extra: { maxBatch?: number } = {})
 /**
  * --model as a folder: a path as given, or a Hub id (ORG/NAME[@REVISION]) resolved from the Hugging Face
  * cache or, when it is not there, downloaded into it after saying what and how big (engine/hub/).
+ * `files`: a command that needs only some files (the tokenizer's) finds and downloads only those.
  */
-export async function resolveModelArg(v: ArgValues, signal?: AbortSignal): Promise<string> {
+export async function resolveModelArg(v: ArgValues, signal?: AbortSignal, files?: FileSelection): Promise<string> {
   const model = str(v, 'model');
   if (model === undefined) return resolve(defaultModelDir());
   const { resolveModelRef } = await import('../hub/resolve');
@@ -88,6 +90,7 @@ export async function resolveModelArg(v: ArgValues, signal?: AbortSignal): Promi
   try {
     return await resolveModelRef(model, {
       signal,
+      files,
       onProgress: reporter.update,
       confirm: (plan) => {
         process.stderr.write(

@@ -117,14 +117,22 @@ export interface CachedSnapshot {
 }
 
 /**
- * The cached snapshot of `repo` at `revision` if it holds every file a model needs (missingModelFiles),
- * else undefined. No network.
+ * The files of `dir` that a caller needs and that are not there: those of `required` when given (a caller
+ * that needs only some files, such as the tokenizer's), else what loading a model needs (missingModelFiles).
  */
-export function findCachedSnapshot(repo: string, revision = 'main', cacheDir = hubCacheDir()): CachedSnapshot | undefined {
+export function missingFiles(dir: string, required?: readonly string[]): string[] {
+  return required ? required.filter((f) => !existsSync(join(dir, f))) : missingModelFiles(dir);
+}
+
+/**
+ * The cached snapshot of `repo` at `revision` if it holds every file needed (missingFiles: a whole model
+ * unless `required` names fewer), else undefined. No network.
+ */
+export function findCachedSnapshot(repo: string, revision = 'main', cacheDir = hubCacheDir(), required?: readonly string[]): CachedSnapshot | undefined {
   const repoDir = repoCacheDir(cacheDir, repo);
   const commit = readRef(repoDir, revision);
   if (!commit) return undefined;
   const dir = snapshotDir(repoDir, commit);
-  if (!existsSync(dir) || missingModelFiles(dir).length) return undefined;
+  if (!existsSync(dir) || missingFiles(dir, required).length) return undefined;
   return { repo, revision, commit, dir };
 }

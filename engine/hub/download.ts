@@ -33,6 +33,17 @@ export interface HubOptions {
 /** The small files a model needs besides its weights (config.json and tokenizer.json are required, the others are taken when present). */
 export const SIDE_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
 
+/** Some files of a repository instead of a whole model: `required` must be there, `optional` are taken when present. */
+export interface FileSelection {
+  required: readonly string[];
+  optional: readonly string[];
+}
+
+export interface PlanOptions extends HubOptions {
+  /** Only these files (no weights); default: everything a model needs. */
+  files?: FileSelection;
+}
+
 export interface PlannedFile extends RemoteFile {
   /** blobs/<blobName>: the LFS sha256 or the git blob sha1, as huggingface_hub names blobs. */
   blobName: string;
@@ -87,10 +98,11 @@ function sizeOf(path: string): number | undefined {
 }
 
 /**
- * Ask the Hub which commit `revision` is and which of its files a model needs, and compare with the
- * cache. Downloads nothing except a sharded checkpoint's index (a few kB, needed to know its shards).
+ * Ask the Hub which commit `revision` is and which of its files a model needs (or `opts.files`), and
+ * compare with the cache. Downloads nothing except a sharded checkpoint's index (a few kB, needed to
+ * know its shards).
  */
-export async function planDownload(repo: string, revision = 'main', opts: HubOptions = {}): Promise<DownloadPlan> {
+export async function planDownload(repo: string, revision = 'main', opts: PlanOptions = {}): Promise<DownloadPlan> {
   const s = settings(opts);
   if (opts.offline ?? isOffline()) throw offlineError(repo, revision, s.cacheDir);
   const hub = await import('@huggingface/hub');
@@ -141,10 +153,17 @@ export async function planDownload(repo: string, revision = 'main', opts: HubOpt
     return { ...f, blobName, cached: sizeOf(blob) === f.size, partialBytes: Math.min(sizeOf(`${blob}.incomplete`) ?? 0, f.size) };
   };
 
-  if (!listed.has('config.json')) throw hubError(`${label}: no config.json in the repository: not a Transformers model checkpoint`, 'hub_not_a_model');
-  if (!listed.has('tokenizer.json')) throw hubError(`${label}: no tokenizer.json in the repository (the engine reads the tokenizer from it)`, 'hub_not_a_model');
-  const files = SIDE_FILES.filter((f) => listed.has(f)).map((f) => plan(listed.get(f)!));
-  files.push(...(await weightFiles(repo, label, listed, plan, { ...s, signal: opts.signal, commit, repoDir, snap })));
+  let files: PlannedFile[];
+  if (opts.files) {
+    const missing = opts.files.required.filter((f) => !listed.has(f));
+    if (missing.length) throw hubError(`${label}: no ${missing.join(', ')} in the repository`, 'hub_not_a_model');
+    files = [...opts.files.required, ...opts.files.optional.filter((f) => listed.has(f))].map((f) => plan(listed.get(f)!));
+  } else {
+    if (!listed.has('config.json')) throw hubError(`${label}: no config.json in the repository: not a Transformers model checkpoint`, 'hub_not_a_model');
+    if (!listed.has('tokenizer.json')) throw hubError(`${label}: no tokenizer.json in the repository (the engine reads the tokenizer from it)`, 'hub_not_a_model');
+    files = SIDE_FILES.filter((f) => listed.has(f)).map((f) => plan(listed.get(f)!));
+    files.push(...(await weightFiles(repo, label, listed, plan, { ...s, signal: opts.signal, commit, repoDir, snap })));
+  }
   const totalBytes = files.reduce((n, f) => n + f.size, 0);
   const downloadBytes = files.reduce((n, f) => n + (f.cached ? 0 : f.size - f.partialBytes), 0);
   return { repo, revision, commit, endpoint: s.endpoint, cacheDir: s.cacheDir, repoDir, snapshotDir: snap, files, totalBytes, downloadBytes };

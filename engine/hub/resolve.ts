@@ -8,8 +8,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { NeoxError } from '../types';
-import { findCachedSnapshot, hubCacheDir, missingModelFiles, readRef, repoCacheDir, snapshotDir, type CachedSnapshot } from './cache';
-import { downloadModel, offlineError, planDownload, type DownloadOptions, type DownloadPlan } from './download';
+import { findCachedSnapshot, hubCacheDir, missingFiles, readRef, repoCacheDir, snapshotDir, type CachedSnapshot } from './cache';
+import { downloadModel, offlineError, planDownload, type DownloadOptions, type DownloadPlan, type PlanOptions } from './download';
 import { isOffline } from './env';
 import { hubError } from './errors';
 
@@ -41,16 +41,17 @@ export type ModelLookup =
 
 /**
  * What `ref` is, from the file system alone (no network): a folder, or a Hub id with its cached
- * snapshot if complete. The language server calls this first and, for an uncached Hub id, asks the
- * user before calling resolveModelRef with `download: true` (or `confirm`).
+ * snapshot if complete (holding a whole model, or the `required` files when given). The language server
+ * calls this first and, for an uncached Hub id, asks the user before calling resolveModelRef with
+ * `download: true` (or `confirm`).
  */
-export function lookupModelRef(ref: string, cacheDir = hubCacheDir()): ModelLookup {
+export function lookupModelRef(ref: string, cacheDir = hubCacheDir(), required?: readonly string[]): ModelLookup {
   const hub = parseHubRef(ref);
   if (!hub) return { kind: 'path', dir: resolve(ref) };
-  return { kind: 'hub', ref: hub, cached: findCachedSnapshot(hub.repo, hub.revision, cacheDir), cacheDir };
+  return { kind: 'hub', ref: hub, cached: findCachedSnapshot(hub.repo, hub.revision, cacheDir, required), cacheDir };
 }
 
-export interface ResolveOptions extends DownloadOptions {
+export interface ResolveOptions extends DownloadOptions, PlanOptions {
   /** Download a Hub model missing from the cache (default false: fail with a message naming `neox pull`). */
   download?: boolean;
   /** Called with what would be downloaded; false cancels (NeoxError code hub_declined). Implies download. */
@@ -60,14 +61,14 @@ export interface ResolveOptions extends DownloadOptions {
 /** The folder to load for `ref` (see the module comment); downloads only as `opts` allows. */
 export async function resolveModelRef(ref: string, opts: ResolveOptions = {}): Promise<string> {
   const cacheDir = opts.cacheDir ?? hubCacheDir();
-  const found = lookupModelRef(ref, cacheDir);
+  const found = lookupModelRef(ref, cacheDir, opts.files?.required);
   if (found.kind === 'path') return found.dir;
   if (found.cached) return found.cached.dir;
   const { repo, revision } = found.ref;
   if (opts.offline ?? isOffline()) {
     const repoDir = repoCacheDir(cacheDir, repo);
     const commit = readRef(repoDir, revision);
-    throw offlineError(repo, revision, cacheDir, commit && existsSync(snapshotDir(repoDir, commit)) ? missingModelFiles(snapshotDir(repoDir, commit)) : undefined);
+    throw offlineError(repo, revision, cacheDir, commit && existsSync(snapshotDir(repoDir, commit)) ? missingFiles(snapshotDir(repoDir, commit), opts.files?.required) : undefined);
   }
   if (!opts.download && !opts.confirm) {
     throw hubError(`${repo}@${revision} is not in the Hugging Face cache (${repoCacheDir(cacheDir, repo)}): download it with \`neox pull ${ref}\``, 'hub_not_found');
