@@ -2,8 +2,9 @@
  * A small Hugging Face Hub stand-in on loopback for tests through the language server (the engine's own
  * tests, test/engine/hub.test.ts, have a fuller one with faults): the model-info and tree APIs, `resolve/`
  * URLs that redirect (LFS files to a storage host on another origin, git files to a same-origin path),
- * Range requests, gated repositories (401 without the token), and a stall on demand (a file's transfer
- * stops after some bytes and the connection stays open until the client gives up: for cancelling).
+ * Range requests, gated repositories (401 without the token), a stall on demand (a file's transfer
+ * stops after some bytes and the connection stays open until the client gives up: for cancelling), and
+ * a hold (the transfer pauses after some bytes until the test lets it finish: for a download in progress).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -41,6 +42,8 @@ export class HubStandIn {
   requests: { method: string; url: string; auth?: string }[] = [];
   /** Stop sending `path` after `at` bytes and hold the connection open (until the client closes it). */
   stall?: { path: string; at: number };
+  /** Pause sending `path` after `at` bytes until `release` resolves, then send the rest. */
+  hold?: { path: string; at: number; release: Promise<void> };
   hubUrl = '';
   private hub!: Server;
   private cdn!: Server;
@@ -135,6 +138,14 @@ export class HubStandIn {
     const body = f.bytes.subarray(start);
     if (this.stall && this.stall.path === f.path && start < this.stall.at) {
       r.write(body.subarray(0, this.stall.at - start));
+      return;
+    }
+    const hold = this.hold;
+    if (hold && hold.path === f.path) {
+      const first = Math.max(0, hold.at - start);
+      if (first > 0) r.write(body.subarray(0, first));
+      // A client that gave up meanwhile has closed the connection: nothing more to send.
+      void hold.release.then(() => r.destroyed || r.end(body.subarray(first)));
       return;
     }
     r.end(body);

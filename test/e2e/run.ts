@@ -80,6 +80,7 @@ function writeWorkspace(dir: string, quant: string): void {
   writeFileSync(join(dir, 'chat_target.py'), '');
   writeFileSync(join(dir, 'notes.txt'), '');
   writeFileSync(join(dir, 'cycle.py'), '');
+  writeFileSync(join(dir, 'downloaded.py'), '');
 }
 
 function writeUserSettings(userData: string): void {
@@ -109,7 +110,7 @@ function writeUserSettings(userData: string): void {
   );
 }
 
-async function runScenarios(browser: Browser, server: RunningCodeServer, workspace: string): Promise<void> {
+async function runScenarios(browser: Browser, server: RunningCodeServer, workspace: string, hfCache: string): Promise<void> {
   const only = process.env.NEOX_E2E_ONLY;
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   page.on('pageerror', (e) => log(`page error: ${e.message}`));
@@ -128,6 +129,7 @@ async function runScenarios(browser: Browser, server: RunningCodeServer, workspa
         s.run({
           wb,
           workspace,
+          hfCache,
           log: (m) => log(`  ${m}`),
           shot: async (name, of) => {
             const p = join(resultsDir, `${name}.png`);
@@ -228,7 +230,7 @@ async function main(): Promise<number> {
   let browser: Browser | undefined;
   try {
     browser = await launchBrowser();
-    await runScenarios(browser, server, workspace);
+    await runScenarios(browser, server, workspace, dirs.hfCache);
     if (hostTests) await runHostTests(browser, server, join(dirs.extensions, extDir), hostTests, hostWorkspace, hostResults, dirs.logs);
   } finally {
     await browser?.close().catch(() => undefined);

@@ -4,14 +4,20 @@
  * on disk or in the DOM, never on timing.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FrameLocator, Locator } from 'playwright-core';
+import { folderFiles, HubStandIn } from '../hub-stand-in';
 import { until, type Workbench } from './harness/workbench';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface ScenarioContext {
   wb: Workbench;
   workspace: string;
+  /** The editor's HF_HUB_CACHE (a folder of the run, not the user's cache). */
+  hfCache: string;
   /** Saves test-results/NAME.png: the whole window, or only `of` (e.g. the side bar). */
   shot(name: string, of?: Locator): Promise<string>;
   log(msg: string): void;
@@ -150,6 +156,35 @@ function indentedBlock(code: string, indent: string): string[] {
   const common = Math.min(...lines.filter((l) => l.trim()).map((l) => /^[ \t]*/.exec(l)![0].length));
   return lines.map((l) => (l.trim() ? indent + l.slice(common) : ''));
 }
+
+/** The workspace settings file, and a way to put it back as it was. */
+function workspaceSettings(ctx: ScenarioContext): { file: string; settings: Record<string, unknown>; restore(): void } {
+  const file = join(ctx.workspace, '.vscode', 'settings.json');
+  const text = readFileSync(file, 'utf8');
+  return { file, settings: JSON.parse(text) as Record<string, unknown>, restore: () => writeFileSync(file, text) };
+}
+
+/**
+ * Records every text the NeoX status bar item shows from now on (window.__neoxStates), so that a state
+ * as short as "generating" is seen however briefly it lasts.
+ */
+async function recordNeoxStates(wb: Workbench): Promise<void> {
+  await wb.page.evaluate(() => {
+    const w = window as unknown as { __neoxStates: string[] };
+    w.__neoxStates = [];
+    new MutationObserver(() => {
+      for (const el of Array.from(document.querySelectorAll('.statusbar-item'))) {
+        const text = (el.textContent ?? '').trim();
+        if (text.includes('NeoX') && w.__neoxStates[w.__neoxStates.length - 1] !== text) w.__neoxStates.push(text);
+      }
+    }).observe(document.querySelector('.statusbar')!, { childList: true, subtree: true, characterData: true, attributes: true });
+  });
+}
+
+const neoxStates = (wb: Workbench) => wb.page.evaluate(() => (window as unknown as { __neoxStates: string[] }).__neoxStates);
+
+/** The Hub id the download scenario serves: shown as "downloaded-23m", unlike the built-in "neox-code-23m". */
+const DOWNLOAD_REPO = 'neox-e2e/downloaded-23m';
 
 export const scenarios: Scenario[] = [
   {
@@ -441,6 +476,99 @@ export const scenarios: Scenario[] = [
         await ctx.shot('4-error-cleared');
       } finally {
         writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
+      }
+    },
+  },
+  {
+    name: '"NeoX: Download model" from a Hub stand-in shows its progress, then the first completion comes from the downloaded model',
+    timeoutMs: 240_000,
+    async run(ctx) {
+      const { wb } = ctx;
+      const page = wb.page;
+      // The default model's files under another name, on loopback; the largest shard pauses half-way
+      // until the progress notification has been seen.
+      const files = folderFiles(join(root, 'models', 'neox-code-23m'));
+      const shard = files.filter((f) => f.lfs).sort((a, b) => b.bytes.length - a.bytes.length)[0]!;
+      const commit = 'd0a1d0a1d0a1d0a1d0a1d0a1d0a1d0a1d0a1d0a1';
+      let release = () => {};
+      const hub = new HubStandIn({ [DOWNLOAD_REPO]: { commit, files } });
+      hub.hold = { path: shard.path, at: Math.floor(shard.bytes.length / 2), release: new Promise<void>((r) => (release = r)) };
+      const repoCache = join(ctx.hfCache, `models--${DOWNLOAD_REPO.replace('/', '--')}`);
+      rmSync(repoCache, { recursive: true, force: true });
+      const ws = workspaceSettings(ctx);
+      await hub.start();
+      try {
+        await wb.waitForNeoxState(/neox-code-23m \(\w+, local\) · ready/, 90_000);
+        // The Hub id as the model and the stand-in as the Hub, in one write: the server has both once
+        // its status names the model as not downloaded.
+        writeFileSync(ws.file, JSON.stringify({ ...ws.settings, 'neoxComplete.hubUrl': hub.hubUrl, 'neoxComplete.backend': 'local', 'neoxComplete.modelPath': DOWNLOAD_REPO }, null, 2));
+        const missing = await wb.waitForNeoxState(/downloaded-23m \(\w+, local\) · error/, 60_000);
+        ctx.log(`status bar before the download: ${JSON.stringify(missing)}`);
+        // The user is offered the download; they use the command instead.
+        const offer = wb.notification(/Download neox-e2e\/downloaded-23m from Hugging Face now\?/).first();
+        await offer.waitFor({ timeout: 30_000 });
+        await offer.locator('.monaco-button', { hasText: 'Not now' }).click();
+        assert.equal(hub.requests.length, 0, 'nothing was downloaded before the user asked');
+
+        await wb.runCommand('NeoX: Download model');
+        const box = page.locator('.quick-input-widget input');
+        await box.waitFor();
+        await box.fill(DOWNLOAD_REPO);
+        await page.keyboard.press('Enter');
+        const toast = wb.notification(/Downloading neox-e2e\/downloaded-23m/).first();
+        // The first report is 0%; the paused shard holds it below 100% until released.
+        const shown = await until('the progress notification with a percentage above 0', async () => {
+          const t = await toast.innerText();
+          const pct = /(\d+)% · [\d.]+ [kM]?B of 4\d\.\d MB/.exec(t)?.[1];
+          return pct && Number(pct) > 0 ? t : undefined;
+        }, 60_000, 100);
+        ctx.log(`progress notification: ${JSON.stringify(shown)}`);
+        const pct = Number(/(\d+)% ·/.exec(shown)![1]);
+        assert.ok(pct < 100, `a download in progress (${pct}%)`);
+        assert.match(shown, /\d\/6 files/, 'the files done out of the six a model needs');
+        assert.ok((await toast.locator('.monaco-button', { hasText: 'Cancel' }).count()) > 0, 'the download can be cancelled');
+        await ctx.shot('7-download-progress');
+        release();
+
+        const done = wb.notification(/neox-e2e\/downloaded-23m downloaded \(4\d\.\d MB\)\. Loading it now\./).first();
+        await done.waitFor({ timeout: 60_000 });
+        await until('the progress notification closed', async () => (await toast.count()) === 0, 20_000);
+        const snapshot = join(repoCache, 'snapshots', commit);
+        for (const f of files.filter((x) => x.path !== '.gitattributes' && x.path !== 'README.md')) {
+          assert.equal(statSync(join(snapshot, f.path)).size, f.bytes.length, `${f.path} in the temporary Hugging Face cache`);
+        }
+        assert.equal(readFileSync(join(repoCache, 'refs', 'main'), 'utf8'), commit);
+        const ready = await wb.waitForNeoxState(/downloaded-23m \(\w+, local\) · ready/, 120_000);
+        ctx.log(`status bar after the download: ${JSON.stringify(ready)}`);
+
+        await wb.quickOpen('downloaded.py');
+        // The server shows "generating" with the model that generates, for each completion.
+        await recordNeoxStates(wb);
+        await page.keyboard.type('def fibonacci(n):', { delay: 40 });
+        await page.keyboard.press('Enter');
+        const ghost = await until('ghost text from the downloaded model', async () => (await wb.ghostText()).trim() || undefined, 90_000, 200);
+        ctx.log(`ghost text: ${JSON.stringify(ghost.slice(0, 120))}`);
+        const states = await until('the status bar back to ready', async () => {
+          const all = await neoxStates(wb);
+          return /· ready/.test(all[all.length - 1] ?? '') ? all : undefined;
+        }, 20_000);
+        ctx.log(`status bar while completing: ${JSON.stringify(states)}`);
+        const models = new Set(states.map((t) => /NeoX: (\S+) \(/.exec(t)?.[1]));
+        assert.ok(states.some((t) => /NeoX: downloaded-23m \(\w+, local\) · generating/.test(t)), 'the downloaded model generated');
+        assert.deepEqual([...models], ['downloaded-23m'], 'no other model shown meanwhile');
+        await ctx.shot('7-download-completion');
+        await page.keyboard.press('Escape');
+        await page.keyboard.press('Control+A');
+        await page.keyboard.press('Backspace');
+        await page.keyboard.press('Control+S');
+        await until('downloaded.py saved empty again', async () => read(ctx.workspace, 'downloaded.py') === '' && (await page.locator('.tab.dirty', { hasText: 'downloaded.py' }).count()) === 0, 20_000);
+        ws.restore();
+        await wb.waitForNeoxState(/neox-code-23m \(\w+, local\) · ready/, 90_000);
+      } finally {
+        release();
+        ws.restore();
+        await hub.stop();
+        await wb.runCommand('Notifications: Clear All Notifications').catch(() => undefined);
       }
     },
   },

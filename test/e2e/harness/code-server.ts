@@ -13,6 +13,8 @@ export interface CodeServerDirs {
   userData: string;
   extensions: string;
   logs: string;
+  /** HF_HUB_CACHE of the editor: models downloaded in a run land here, never in the user's cache. */
+  hfCache: string;
 }
 
 export function makeDirs(runDir: string): CodeServerDirs {
@@ -22,13 +24,27 @@ export function makeDirs(runDir: string): CodeServerDirs {
     userData: join(runDir, 'user-data'),
     extensions: join(runDir, 'extensions'),
     logs: join(runDir, 'logs'),
+    hfCache: join(runDir, 'hf-cache'),
   };
   for (const p of Object.values(d)) mkdirSync(p, { recursive: true });
   return d;
 }
 
+/** The Hugging Face variables of the user's shell that would reach a Hub, or a cache, of theirs. */
+const USER_HF_VARS = ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_TOKEN_PATH', 'HF_ENDPOINT', 'HF_HUB_OFFLINE', 'HUGGINGFACE_HUB_CACHE'];
+
 function env(dirs: CodeServerDirs): NodeJS.ProcessEnv {
-  return { ...process.env, HOME: dirs.home, TMPDIR: dirs.tmp, XDG_CACHE_HOME: join(dirs.home, '.cache'), XDG_CONFIG_HOME: join(dirs.home, '.config') };
+  const e: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: dirs.home,
+    TMPDIR: dirs.tmp,
+    XDG_CACHE_HOME: join(dirs.home, '.cache'),
+    XDG_CONFIG_HOME: join(dirs.home, '.config'),
+    HF_HOME: join(dirs.home, '.cache', 'huggingface'),
+    HF_HUB_CACHE: dirs.hfCache,
+  };
+  for (const k of USER_HF_VARS) delete e[k];
+  return e;
 }
 
 export function installExtension(bin: string, dirs: CodeServerDirs, vsix: string): void {
