@@ -70,6 +70,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<NeoxAp
       const q = await vscode.window.showInputBox({ title: 'Ask NeoX about the selection' });
       if (q) await chat.ask(q, 'selection');
     }),
+    command('neoxComplete.chat.explainSelection', async () => {
+      await vscode.commands.executeCommand(`${CHAT_VIEW_ID}.focus`);
+      await chat.explain();
+    }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       // The server pulls its own settings (synchronize.configurationSection); the client only re-renders.
       if (e.affectsConfiguration(`${SECTION}.enabled`)) statusBar.setSnooze(inline.snoozeRemainingMs);

@@ -133,6 +133,23 @@ export interface ChatResult {
 /** Client -> server request: the assistant's answer to the conversation, streamed with `neox/stream`. */
 export const ChatRequest = new RequestType<ChatParams, ChatResult, void>('neox/chat');
 
+// ---------- explain ----------
+
+export interface ExplainQuestionParams {
+  /** The language of the code to explain (picks snippets/explain/<languageId>.txt). */
+  languageId: string;
+  /** Its file, workspace-relative, named in the question. */
+  fileName?: string;
+}
+export interface ExplainQuestionResult {
+  question: string;
+}
+/**
+ * Client -> server request: the question "NeoX: Explain the selection in chat" asks about the attached
+ * code, from the prompt files (snippets/explain/, overridden by the workspace's .neox/snippets/explain/).
+ */
+export const ExplainQuestionRequest = new RequestType<ExplainQuestionParams, ExplainQuestionResult, void>('neox/explainQuestion');
+
 // ---------- status ----------
 
 export type EngineState = 'starting' | 'loading' | 'ready' | 'generating' | 'error' | 'disabled';

@@ -13,6 +13,8 @@ export interface FoundComment {
   endLine: number;
   /** Indentation of the comment's first line (the code goes at this level). */
   indent: string;
+  /** A docstring (Python `"""`): the code it documents is usually above it, the code to write below. */
+  docstring: boolean;
 }
 
 const leading = (l: string) => /^\s*/.exec(l)![0];
@@ -60,7 +62,9 @@ export function findComment(text: string, line: number, languageId: string): Fou
   if (!last) return undefined;
 
   // A docstring or block comment closing on this line: search up for its opener.
-  for (const [open, close] of [...c.docstring, ...c.block]) {
+  const docstrings = new Set(c.docstring);
+  for (const pair of [...c.docstring, ...c.block]) {
+    const [open, close] = pair;
     if (!last.endsWith(close)) continue;
     // A word opener (`=begin`) starts its line; a symbol opener may follow code (`x = """`).
     const opens = (l: string) => (/^[=\p{L}]/u.test(open) ? !!blockOpener(l.trim(), [[open, close]]) : l.includes(open));
@@ -76,7 +80,7 @@ export function findComment(text: string, line: number, languageId: string): Fou
     const from = first.indexOf(open);
     const body = blockBody([first.slice(from), ...lines.slice(start + 1, end + 1)], open, close);
     if (!body) continue;
-    return { text: body, endLine: end, indent: leading(first) };
+    return { text: body, endLine: end, indent: leading(first), docstring: docstrings.has(pair) };
   }
 
   // A run of line comments.
@@ -101,7 +105,7 @@ export function findComment(text: string, line: number, languageId: string): Fou
     .join('\n')
     .trim();
   if (!body) return undefined;
-  return { text: body, endLine: end, indent: leading(lines[start]!) };
+  return { text: body, endLine: end, indent: leading(lines[start]!), docstring: false };
 }
 
 /**

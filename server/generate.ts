@@ -6,7 +6,7 @@
  */
 import { CHAT_FORMATS, NeoxError, type ChatFormat, type ChatMessage, type CompletionBackend, type CompletionResult, type DecodingOptions, type ModelInfo, type TextChunk } from '../engine/types';
 import { codeLines, findComment } from './comment';
-import { codeSteeringFor, templateFor } from './context/templates';
+import { chatSystemPrompt, codeSteeringFor, templateFor } from './context/templates';
 import { asLineComments, languageFromFileName } from './language';
 import { postprocess, type PostprocessContext } from './postprocess/index';
 import { LoopStream } from './postprocess/loop-stream';
@@ -113,8 +113,8 @@ export async function generateFromComment(
   const lines = doc.text.split('\n');
   const before = lines.slice(0, c.endLine + 1).join('\n') + '\n' + c.indent;
   const after = lines.slice(c.endLine + 1).join('\n');
-  const steer = codeSteeringFor(doc.languageId);
-  // The examples show this language's comments followed by their code, as in a real file.
+  const steer = codeSteeringFor(doc.languageId, c.docstring ? 'docstring' : 'comment');
+  // The examples show this language's comments (or docstrings) with their code, as in a real file.
   const header = templateFor(doc.languageId, doc.path).header + (steer.examples ? steer.examples + '\n\n\n' : '');
   const want = Math.max(d.maxTokens, 256);
   const budget = Math.max(64, d.info.contextLength - want - (await d.countTokens(header)) - 16);
@@ -208,7 +208,8 @@ export async function chat(p: ChatParams, d: GenerateDeps): Promise<ChatResult> 
     return n;
   };
   const ctx = (p.context ?? []).filter((c) => c && typeof c.text === 'string' && c.text.trim());
-  const fitted = await fitChat({ system: 'You are a helpful coding assistant.', attachments: ctx, turns, budget, measure });
+  const system = chatSystemPrompt(ctx[0]?.languageId);
+  const fitted = await fitChat({ system, attachments: ctx, turns, budget, measure });
   let used: string | undefined;
   // Small models fall into loops in prose too: the answer stops at a back-to-back loop, keeping its
   // first run; surrounding whitespace is trimmed as it streams.

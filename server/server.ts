@@ -14,6 +14,7 @@ import * as generation from './features/generation';
 import * as health from './features/health';
 import * as inlineCompletion from './features/inline-completion';
 import * as models from './features/models';
+import * as prompts from './features/prompts';
 import * as settings from './features/settings';
 import * as statistics from './features/statistics';
 import * as status from './features/status';
@@ -26,7 +27,7 @@ interface Feature {
 }
 
 // status and health subscribe to the backend before settings can start loading it.
-const FEATURES: Feature[] = [status, health, settings, inlineCompletion, generation, statistics, models, download, debug];
+const FEATURES: Feature[] = [status, health, settings, prompts, inlineCompletion, generation, statistics, models, download, debug];
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);

@@ -5,6 +5,7 @@
 import type { Connection, InitializeParams, TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { CompletionBackend, ModelInfo } from '../engine/types';
 import { BackendManager } from './backend-factory';
 import { CompletionService } from './completion-service';
@@ -23,6 +24,8 @@ export interface ServerDeps {
   canPullConfiguration: boolean;
   /** A document's path relative to its workspace folder (the prompt header). */
   pathOf(uri: string): string;
+  /** The workspace folders on this machine's disk (file: URIs), first folder first. */
+  workspaceDirs: string[];
   settings: SettingsStore;
   status: StatusReporter;
   backends: BackendManager;
@@ -62,6 +65,7 @@ export function createServices(connection: Connection, documents: TextDocuments<
     init,
     canPullConfiguration: !!params.capabilities.workspace?.configuration,
     pathOf: (uri) => relativePath(uri, roots),
+    workspaceDirs: [...new Set(roots.filter((r) => r.startsWith('file:')).map((r) => fileURLToPath(r)))],
     settings,
     status,
     backends,

@@ -4,7 +4,7 @@
  * file on request, and carries out the code-block buttons (copy, insert at cursor, open as new file).
  */
 import * as vscode from 'vscode';
-import { ChatRequest, type ChatContext } from '../../protocol/index';
+import { ChatRequest, ExplainQuestionRequest, type ChatContext } from '../../protocol/index';
 import type { NeoxClient } from '../neox-client';
 import { Conversation } from './conversation';
 import { chatHtml } from './html';
@@ -51,6 +51,19 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   /** Asks a question as if typed in the view (used by the "Ask about selection" command and tests). */
   async ask(text: string, attach: Attach = 'none'): Promise<string | undefined> {
     return this.send(text, attach);
+  }
+
+  /** "NeoX: Explain the selection in chat": asks what "explain" asks (the server's prompt files word it) about the selection, else the whole file. */
+  async explain(): Promise<string | undefined> {
+    const editor = this.lastEditor;
+    if (!editor || editor.document.isClosed) {
+      void vscode.window.showWarningMessage('NeoX: open a file and select the code to explain.');
+      return undefined;
+    }
+    const doc = editor.document;
+    const client = await this.neox.ready();
+    const { question } = await client.sendRequest(ExplainQuestionRequest, { languageId: doc.languageId, fileName: vscode.workspace.asRelativePath(doc.uri) });
+    return this.send(question, 'selection');
   }
 
   get turns() {

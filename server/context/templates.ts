@@ -1,41 +1,25 @@
 /**
- * Per-language prompt templates from snippets/<lang>.txt (format: snippets/README.md).
- * Found relative to this module both from sources (server/context/ -> ../../snippets) and from
- * the bundle (dist/server.mjs -> ../snippets), so no copy step is needed.
+ * The prompts of each task, from the data files of snippets/ and the workspace's .neox/snippets/
+ * (server/prompt-files.ts reads them; the format is in snippets/README.md): the inline completion
+ * header, the few-shot file of "generate file", the steering of "generate from comment" and of code
+ * from a docstring, the question "explain" asks and the chat's system prompt.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { NeoxError } from '../../engine/index';
 import { commentLine, knownLanguage, languageSpec } from '../language';
+import { promptFiles, type PromptFile, type PromptTask } from '../prompt-files';
 
 export interface Template {
   header: string;
   fewShot: string;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-const DIRS = [join(here, '..', '..', 'snippets'), join(here, '..', 'snippets')];
-const cache = new Map<string, Template>();
-
-export function snippetsDir(): string | undefined {
-  return DIRS.find((d) => existsSync(join(d, 'generic.txt')));
+/** The files a language's prompt may be in, most specific first: its id, its template's stem, generic. */
+function namesFor(languageId: string): string[] {
+  return [...new Set([languageId, languageSpec(languageId).template, 'generic'].filter(Boolean))];
 }
 
-function load(stem: string): Template {
-  let t = cache.get(stem);
-  if (t) return t;
-  const dir = snippetsDir();
-  let raw = '';
-  if (dir) {
-    const file = join(dir, `${stem}.txt`);
-    raw = readFileSync(existsSync(file) ? file : join(dir, 'generic.txt'), 'utf8');
-  } else {
-    raw = '{comment} Path: {path}\n{comment} Language: {language}\n---\n';
-  }
-  const [header = '', fewShot = ''] = raw.replace(/\r\n/g, '\n').split(/^---$/m);
-  t = { header: header.replace(/\n+$/, ''), fewShot: fewShot.replace(/^\n+|\n+$/g, '') };
-  cache.set(stem, t);
-  return t;
+function find(task: PromptTask, languageId: string): PromptFile | undefined {
+  return promptFiles.find(task, namesFor(languageId));
 }
 
 function fill(s: string, vars: Record<string, string>): string {
@@ -50,21 +34,20 @@ function fill(s: string, vars: Record<string, string>): string {
 export function templateFor(languageId: string, path: string): Template {
   if (!knownLanguage(languageId)) return { header: '', fewShot: '' };
   const spec = languageSpec(languageId);
-  const t = load(spec.template);
   const vars = { path, language: languageId, comment: spec.lineComment };
   // A header line that is a comment (`{comment} Path: ...`) is written in the language's own
   // comment syntax, closed where it is a block comment (`<!-- Path: ... -->` in HTML).
-  const header = t.header
+  const header = (find('complete', languageId)?.body ?? '')
     .split('\n')
     .map((l) => (/^\{comment\} ?/.test(l) ? commentLine(fill(l.replace(/^\{comment\} ?/, ''), vars), languageId) : fill(l, vars)))
     .join('\n');
-  return { header: header ? header + '\n' : '', fewShot: fill(t.fewShot, vars) };
+  return { header: header ? header + '\n' : '', fewShot: find('generate-file', languageId)?.body ?? '' };
 }
 
 /**
- * Steering for "generate from comment" / "generate file" (snippets/from-comment/<lang>.txt):
- * comment-then-code examples, and the first words of code forced on a retry when the model wrote
- * only comments (`top:` for a comment at the left margin, `inner:` for an indented one).
+ * Steering for "generate from comment" / "generate file": examples of the language's comments (or
+ * docstrings) followed by their code, and the first words of code forced on a retry when the model
+ * wrote only comments (`top:` for a comment at the left margin, `inner:` for an indented one).
  */
 export interface CodeSteering {
   examples: string;
@@ -72,21 +55,26 @@ export interface CodeSteering {
   inner: string;
 }
 
-const steering = new Map<string, CodeSteering>();
-
-export function codeSteeringFor(languageId: string): CodeSteering {
-  // The language's own file (from-comment/ruby.txt), else its template's (typescriptreact -> typescript.txt).
-  const dir = snippetsDir();
-  const own = dir && /^[\w.+-]+$/.test(languageId) && existsSync(join(dir, 'from-comment', `${languageId}.txt`));
-  const stem = own ? languageId : languageSpec(languageId).template;
-  let s = steering.get(stem);
-  if (s) return s;
-  const file = dir ? join(dir, 'from-comment', `${stem}.txt`) : '';
-  const raw = file && existsSync(file) ? readFileSync(file, 'utf8').replace(/\r\n/g, '\n') : '';
-  const [examples = '', starts = ''] = raw.split(/^---$/m);
+/**
+ * The steering for code from a comment (from-comment/) or from a docstring (from-docstring/, else
+ * from-comment/ where the language has no docstring file).
+ */
+export function codeSteeringFor(languageId: string, from: 'comment' | 'docstring' = 'comment'): CodeSteering {
+  const f = (from === 'docstring' ? find('from-docstring', languageId) : undefined) ?? find('from-comment', languageId);
   // A start ending in a word character gets the space before the name the model writes next.
-  const start = (k: string) => (new RegExp(`^${k}:[ \\t]*(.*)$`, 'm').exec(starts)?.[1]?.trim() ?? '').replace(/(\w)$/, '$1 ');
-  s = { examples: examples.replace(/^\n+|\n+$/g, ''), top: start('top'), inner: start('inner') };
-  steering.set(stem, s);
-  return s;
+  const start = (k: string) => (f?.meta[k] ?? '').replace(/(\w)$/, '$1 ');
+  return { examples: f?.body ?? '', top: start('top'), inner: start('inner') };
+}
+
+/** What "explain" asks about attached code of `languageId` from `path`. */
+export function explainQuestion(languageId: string, path: string): string {
+  const f = find('explain', languageId);
+  if (!f) throw new NeoxError('no explain prompt: snippets/explain/generic.txt is missing from the installation', 'no_prompt');
+  return fill(f.body, { path: path || 'the selection', language: languageId || 'source', comment: '' });
+}
+
+/** The chat's system prompt, for a conversation about code of `languageId` (the first attachment's). */
+export function chatSystemPrompt(languageId = ''): string {
+  const f = find('chat-system', languageId || 'generic');
+  return f ? fill(f.body, { path: '', language: languageId, comment: '' }) : '';
 }

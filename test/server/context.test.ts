@@ -101,10 +101,10 @@ test('PromptBuilder: comment lines use the language\'s marker; unknown languages
 });
 
 test('findComment: Python #, docstring, //, /* */, JSDoc', () => {
-  assert.deepEqual(findComment('x = 1\n# add two\n# numbers\n', 3, 'python'), { text: 'add two\nnumbers', endLine: 2, indent: '' });
-  assert.deepEqual(findComment('def f(a):\n    """Return a doubled."""\n', 2, 'python'), { text: 'Return a doubled.', endLine: 1, indent: '    ' });
+  assert.deepEqual(findComment('x = 1\n# add two\n# numbers\n', 3, 'python'), { text: 'add two\nnumbers', endLine: 2, indent: '', docstring: false });
+  assert.deepEqual(findComment('def f(a):\n    """Return a doubled."""\n', 2, 'python'), { text: 'Return a doubled.', endLine: 1, indent: '    ', docstring: true });
   assert.deepEqual(findComment('def f(a):\n    """\n    Multi\n    line.\n    """\n', 5, 'python')?.text, 'Multi\nline.');
-  assert.deepEqual(findComment('  // sort the list\n', 0, 'typescript'), { text: 'sort the list', endLine: 0, indent: '  ' });
+  assert.deepEqual(findComment('  // sort the list\n', 0, 'typescript'), { text: 'sort the list', endLine: 0, indent: '  ', docstring: false });
   assert.deepEqual(findComment('/* reverse a string */\n\n', 2, 'c')?.text, 'reverse a string');
   assert.deepEqual(findComment('/**\n * Parse a date.\n * @param s text\n */\n', 4, 'javascript')?.text, 'Parse a date.\n@param s text');
   assert.equal(findComment('x = 1\n', 1, 'python'), undefined);

@@ -32,6 +32,8 @@ export interface Harness {
   streams: { streamId: string; delta: string }[];
   /** window/logMessage messages, in order. */
   logs: string[];
+  /** window/showMessage messages (what the editor shows the user), in order. */
+  shown: { type: number; message: string }[];
   stderr: () => string;
   settings: Partial<NeoxSettings> & Record<string, unknown>;
   open(uri: string, languageId: string, text: string): Promise<void>;
@@ -45,13 +47,20 @@ export interface Harness {
   applySettings(patch: Record<string, unknown>): Promise<void>;
   /** Resolves with the first `neox/status` from now on (or among those after `since`) that matches. */
   waitStatus(match: (s: StatusParams) => boolean, opts?: { since?: number; timeoutMs?: number }): Promise<StatusParams>;
+  /** Resolves once `count` window/showMessage notifications have arrived in all. */
+  waitShown(count: number, timeoutMs?: number): Promise<void>;
   /** Resolves once `count` `neox/stream` notifications of `streamId` have arrived. */
   waitStream(streamId: string, count: number, timeoutMs?: number): Promise<void>;
   rssKb(): number;
   close(): Promise<void>;
 }
 
-export async function startServer(settings: Partial<NeoxSettings> & Record<string, unknown> = {}, init: Record<string, unknown> = {}): Promise<Harness> {
+export async function startServer(
+  settings: Partial<NeoxSettings> & Record<string, unknown> = {},
+  init: Record<string, unknown> = {},
+  /** The workspace folder the editor has open (default file:///work/project). */
+  opts: { rootUri?: string } = {},
+): Promise<Harness> {
   const args =
     process.env.NEOX_SERVER === 'dist' ? ['dist/server.mjs', '--stdio'] : ['--import', 'tsx', 'server/server.ts', '--stdio'];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -61,6 +70,7 @@ export async function startServer(settings: Partial<NeoxSettings> & Record<strin
   const statuses: StatusParams[] = [];
   const streams: { streamId: string; delta: string }[] = [];
   const logs: string[] = [];
+  const shown: { type: number; message: string }[] = [];
   /** Re-checked on every notification; each resolves and removes itself when its condition holds. */
   let checks: (() => boolean)[] = [];
   const recheck = () => (checks = checks.filter((c) => !c()));
@@ -89,6 +99,7 @@ export async function startServer(settings: Partial<NeoxSettings> & Record<strin
     statuses,
     streams,
     logs,
+    shown,
     stderr: () => err,
     settings,
     async open(uri, languageId, text) {
@@ -139,6 +150,9 @@ export async function startServer(settings: Partial<NeoxSettings> & Record<strin
       );
       return found!;
     },
+    waitShown(count, timeoutMs = 30_000) {
+      return until(`${count} window/showMessage`, () => shown.length >= count, timeoutMs);
+    },
     waitStream(streamId, count, timeoutMs = 120_000) {
       return until(`${count} neox/stream for ${streamId}`, () => streams.filter((x) => x.streamId === streamId).length >= count, timeoutMs);
     },
@@ -183,10 +197,14 @@ export async function startServer(settings: Partial<NeoxSettings> & Record<strin
     recheck();
   });
   conn.onNotification('window/logMessage', (m: { message?: string }) => void logs.push(String(m?.message ?? '')));
+  conn.onNotification('window/showMessage', (m: { type?: number; message?: string }) => {
+    shown.push({ type: Number(m?.type ?? 0), message: String(m?.message ?? '') });
+    recheck();
+  });
   conn.listen();
   await conn.sendRequest('initialize', {
     processId: process.pid,
-    rootUri: 'file:///work/project',
+    rootUri: opts.rootUri ?? 'file:///work/project',
     capabilities: { workspace: { configuration: true } },
     // testHooks: the server registers the test-only methods of protocol/debug.ts.
     initializationOptions: { testHooks: true, ...init },
