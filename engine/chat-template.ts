@@ -139,6 +139,15 @@ function makeTemplate(name: ChatFormat, label: string, src: string, source: stri
   };
 }
 
+const CHECKPOINT_LABEL = "the checkpoint's chat_template";
+
+/** What the chat view calls the format a chat answer reports (CompletionResult.chatFormat): its formats.json label. */
+export function chatFormatLabel(name: string): string {
+  if (name === 'checkpoint') return CHECKPOINT_LABEL;
+  if (name === 'server') return "the server's chat template";
+  return builtinFormats().formats.find((f) => f.name === name)?.label ?? name;
+}
+
 /** A built-in format by name. */
 export function builtinChatTemplate(name: Exclude<ChatFormat, 'checkpoint'>, tokenizerConfig: Record<string, unknown> = {}): ChatTemplate {
   const spec = builtinFormats().formats.find((f) => f.name === name);
@@ -167,7 +176,7 @@ export function chatTemplateFor(facts: CheckpointFacts, requested?: string): Cha
   const own = ownTemplate(config, facts.tokenizerConfigFile);
   if (req === 'checkpoint' || (req === undefined && own)) {
     if (!own) throw new NeoxError(`chat format "checkpoint": ${facts.tokenizerConfigFile} has no chat_template`, 'bad_request');
-    return makeTemplate('checkpoint', "the checkpoint's chat_template", own.src, own.source, [], config);
+    return makeTemplate('checkpoint', CHECKPOINT_LABEL, own.src, own.source, [], config);
   }
   return builtinChatTemplate((req ?? recogniseChatFormat(facts)) as Exclude<ChatFormat, 'checkpoint'>, config);
 }

@@ -121,6 +121,8 @@ export interface ChatParams {
   context?: ChatContext[];
   /** The prompt format (a CHAT_FORMATS name); absent or 'auto': the neoxComplete.chatFormat setting. */
   format?: ChatFormat | 'auto';
+  /** Turns of the conversation before `messages` that the client kept back: counted in what the answer says was left out. */
+  earlierTurns?: number;
 }
 export interface ChatResult {
   content: string;
@@ -129,6 +131,10 @@ export interface ChatResult {
   format?: string;
   /** What did not fit in the model's context: the oldest turns dropped, the attachment characters cut. */
   omitted?: { turns: number; attachmentChars: number };
+  /** The format's name for people, for the chat view ("GPT-NeoXT-Chat": snippets/chat/formats.json `label`). */
+  formatLabel?: string;
+  /** What was left out to fit the model's context, in words for the chat view; absent when nothing was. */
+  notice?: string;
 }
 /** Client -> server request: the assistant's answer to the conversation, streamed with `neox/stream`. */
 export const ChatRequest = new RequestType<ChatParams, ChatResult, void>('neox/chat');

@@ -4,6 +4,7 @@
  * stream.ts): the result is exactly what was emitted, nothing shown is taken back, and a loop or
  * a cut ends the engine request. Each stops between two tokens when `signal` aborts.
  */
+import { chatFormatLabel } from '../engine/index';
 import { CHAT_FORMATS, NeoxError, type ChatFormat, type ChatMessage, type CompletionBackend, type CompletionResult, type DecodingOptions, type ModelInfo, type TextChunk } from '../engine/types';
 import { codeLines, findComment } from './comment';
 import { chatSystemPrompt, codeSteeringFor, templateFor } from './context/templates';
@@ -12,7 +13,7 @@ import { postprocess, type PostprocessContext } from './postprocess/index';
 import { LoopStream } from './postprocess/loop-stream';
 import { chain, LinesStream, TrimStream, type TextStream } from './postprocess/stream';
 import { trimTrailingWhitespace } from './postprocess/trim-whitespace';
-import { fitChat } from './chat-fit';
+import { fitChat, type Omitted } from './chat-fit';
 import type { ChatParams, ChatResult, GenerateFileParams, GenerateFileResult, GenerateFromCommentResult } from '../protocol/index';
 
 export interface GenerateDeps {
@@ -222,5 +223,22 @@ export async function chat(p: ChatParams, d: GenerateDeps): Promise<ChatResult> 
     chain(new LoopStream('prose'), new TrimStream(true)),
     d,
   );
-  return { content: r.text, finishReason: r.finishReason, ...(used ? { format: used } : {}), omitted: fitted.omitted };
+  const earlier = Number.isInteger(p.earlierTurns) && p.earlierTurns! > 0 ? p.earlierTurns! : 0;
+  const omitted = { ...fitted.omitted, turns: fitted.omitted.turns + earlier };
+  const notice = omittedNotice(omitted, d.info.contextLength);
+  return {
+    content: r.text,
+    finishReason: r.finishReason,
+    ...(used ? { format: used, formatLabel: chatFormatLabel(used) } : {}),
+    omitted,
+    ...(notice ? { notice } : {}),
+  };
+}
+
+/** "Left out to fit the model's context of 2048 tokens: the 4 oldest messages and 1200 characters at the start and end of the attached code." */
+export function omittedNotice(o: Omitted, contextLength: number): string | undefined {
+  const parts: string[] = [];
+  if (o.turns > 0) parts.push(o.turns === 1 ? 'the oldest message' : `the ${o.turns} oldest messages`);
+  if (o.attachmentChars > 0) parts.push(`${o.attachmentChars} characters at the start and end of the attached code`);
+  return parts.length ? `Left out to fit the model's context of ${contextLength} tokens: ${parts.join(' and ')}.` : undefined;
 }

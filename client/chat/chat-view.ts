@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import { ChatRequest, ExplainQuestionRequest, type ChatContext } from '../../protocol/index';
 import type { NeoxClient } from '../neox-client';
-import { Conversation } from './conversation';
+import { answerInfo, Conversation } from './conversation';
 import { chatHtml } from './html';
 import { blockEditAt, type BlockEdit } from './insert-block';
 import type { Attach, FromWebview, ToWebview } from './messages';
@@ -155,16 +155,18 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     });
     try {
       const client = await this.neox.ready();
+      const { messages, earlier } = this.conversation.forModel(SENT_TURNS);
       const result = await client
-        .sendRequest(ChatRequest, { streamId, messages: this.conversation.forModel(SENT_TURNS), context: ctx ? [ctx] : undefined }, cts.token)
+        .sendRequest(ChatRequest, { streamId, messages, earlierTurns: earlier, context: ctx ? [ctx] : undefined }, cts.token)
         .catch((e: unknown) => {
           if (cts.token.isCancellationRequested) return undefined;
           throw e;
         });
       const stopped = !result || cts.token.isCancellationRequested || result.finishReason === 'cancelled';
       const content = result?.content ?? streamed;
-      if (content || stopped) await this.conversation.push({ role: 'assistant', content, ...(stopped ? { stopped } : {}) });
-      this.post({ type: 'done', content, stopped });
+      const info = answerInfo(result);
+      if (content || stopped) await this.conversation.push({ role: 'assistant', content, ...(stopped ? { stopped } : {}), ...info });
+      this.post({ type: 'done', content, stopped, info });
       // Stop pressed while the finished answer was being stored: the view shows it stopped.
       if (!stopped && cts.token.isCancellationRequested) await this.conversation.markLastAnswerStopped();
       this.onAnswer.fire(content);

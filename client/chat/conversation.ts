@@ -7,8 +7,22 @@ const KEY = 'neoxComplete.chat.conversation';
 const MAX_TURNS = 200;
 
 /** A stored turn; a stopped answer is kept (even empty) so the view after a reload matches what was shown. */
-export interface StoredTurn extends ChatTurn {
+export interface StoredTurn extends ChatTurn, AnswerInfo {
   stopped?: boolean;
+}
+
+/** What the server said about how an answer was made, shown under it (ChatResult.formatLabel, ChatResult.notice). */
+export interface AnswerInfo {
+  /** The chat format's name for people. */
+  format?: string;
+  /** What was left out to fit the model's context. */
+  notice?: string;
+}
+
+/** The info of a chat result to show with the answer (an older server sends only the format's id). */
+export function answerInfo(result: { format?: string; formatLabel?: string; notice?: string } | undefined): AnswerInfo {
+  const format = result?.formatLabel || result?.format;
+  return { ...(format ? { format } : {}), ...(result?.notice ? { notice: result.notice } : {}) };
 }
 
 export class Conversation {
@@ -18,12 +32,14 @@ export class Conversation {
     return this.state.get<StoredTurn[]>(KEY, []);
   }
 
-  /** The turns to send to the model: the protocol's shape, without answers that were stopped before any text. */
-  forModel(last: number): ChatTurn[] {
-    return this.turns
-      .filter((t) => t.role === 'user' || t.content.trim())
-      .slice(-last)
-      .map(({ role, content }) => ({ role, content }));
+  /**
+   * The most recent `last` turns to send to the model, in the protocol's shape, without answers that
+   * were stopped before any text; `earlier`: how many turns before them are kept back.
+   */
+  forModel(last: number): { messages: ChatTurn[]; earlier: number } {
+    const sendable = this.turns.filter((t) => t.role === 'user' || t.content.trim());
+    const messages = sendable.slice(-last).map(({ role, content }) => ({ role, content }));
+    return { messages, earlier: sendable.length - messages.length };
   }
 
   async push(turn: StoredTurn): Promise<void> {

@@ -1,5 +1,5 @@
 /** Messages between the chat webview (webview/main.ts) and the extension (chat-view.ts). Types only. */
-import type { StoredTurn } from './conversation';
+import type { AnswerInfo, StoredTurn } from './conversation';
 
 export type Attach = 'none' | 'selection' | 'file';
 
@@ -16,5 +16,5 @@ export type ToWebview =
   | { type: 'history'; turns: StoredTurn[]; busy: boolean }
   | { type: 'userTurn'; turn: StoredTurn; attachedLabel?: string }
   | { type: 'delta'; text: string }
-  | { type: 'done'; content: string; stopped: boolean }
+  | { type: 'done'; content: string; stopped: boolean; info: AnswerInfo }
   | { type: 'error'; message: string };

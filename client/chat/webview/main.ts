@@ -7,7 +7,7 @@
 import DOMPurify from 'dompurify';
 import hljs from 'highlight.js/lib/common';
 import MarkdownIt from 'markdown-it';
-import type { StoredTurn } from '../conversation';
+import type { AnswerInfo, StoredTurn } from '../conversation';
 import type { Attach, FromWebview, ToWebview } from '../messages';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromWebview): void; getState(): unknown; setState(s: unknown): void };
@@ -87,6 +87,30 @@ function addTurn(turn: StoredTurn, attachedLabel?: string): HTMLElement {
   return body;
 }
 
+/** Under an answer: the chat format it was written in, and what was left out to fit the context. */
+function showInfo(body: HTMLElement, info: AnswerInfo): void {
+  const turn = body.parentElement;
+  if (!turn) return;
+  turn.querySelector('.info')?.remove();
+  if (!info.format && !info.notice) return;
+  const el = document.createElement('div');
+  el.className = 'info';
+  if (info.notice) {
+    const notice = document.createElement('p');
+    notice.className = 'notice';
+    notice.setAttribute('role', 'note');
+    notice.textContent = info.notice;
+    el.appendChild(notice);
+  }
+  if (info.format) {
+    const format = document.createElement('span');
+    format.className = 'format';
+    format.textContent = `Format: ${info.format}`;
+    el.appendChild(format);
+  }
+  turn.appendChild(el);
+}
+
 function setBusy(busy: boolean): void {
   stopBtn.disabled = !busy;
   sendBtn.disabled = busy;
@@ -98,7 +122,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   switch (m.type) {
     case 'history':
       log.replaceChildren();
-      for (const t of m.turns) addTurn(t);
+      for (const t of m.turns) showInfo(addTurn(t), t);
       setBusy(m.busy);
       break;
     case 'userTurn':
@@ -119,6 +143,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
         streaming.el.replaceChildren(render(m.content));
         streaming.el.parentElement?.classList.remove('streaming');
         if (stopped) streaming.el.parentElement?.classList.add('stopped');
+        showInfo(streaming.el, m.info);
       }
       streaming = undefined;
       setBusy(false);
