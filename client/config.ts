@@ -32,6 +32,12 @@ export async function updateSetting<K extends keyof NeoxSettings>(key: K, value:
   await c.update(key, value, target);
 }
 
+/** Sets `key` for this workspace (a per-workspace choice); with no folder open, for the user. */
+export async function updateWorkspaceSetting<K extends keyof NeoxSettings>(key: K, value: NeoxSettings[K] | undefined): Promise<void> {
+  const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  await vscode.workspace.getConfiguration(SECTION).update(key, value, target);
+}
+
 export function openSettings(): Thenable<unknown> {
   return vscode.commands.executeCommand('workbench.action.openSettings', `@ext:neox-complete.neox-complete`);
 }

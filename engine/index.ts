@@ -16,6 +16,7 @@ export { redactUrl, redactUrlsIn } from './redact';
 export { downloadModel, formatProgress, hubCacheDir, lookupModelRef, parseHubRef, planDownload, type DownloadPlan, type DownloadProgress, type HubRef, type ModelLookup } from './hub/index';
 export { listCatalogue } from './catalogue';
 export { chatFormatLabel } from './chat-template';
+export { describeAdapter } from './local/lora';
 
 /** What to build: the kind picks the adapter, the rest are that adapter's options. */
 export type BackendSpec = ({ kind: 'local' } & LocalBackendOptions) | RemoteSettings;

@@ -261,8 +261,23 @@ export interface HubModelListing {
   /** The snapshot folder when the model is already in the Hugging Face cache; absent: it must be downloaded. */
   cachedDir?: string;
 }
+/** A LoRA adapter the model picker offers for the local model (neoxComplete.adapters, and the chosen neoxComplete.adapter). */
+export interface ListedAdapter {
+  /** Its folder: what choosing it sets neoxComplete.adapter to. */
+  path: string;
+  /** The folder's name, the picker row's label. */
+  name: string;
+  /** From its adapter_config.json ("LoRA r=8, lora_alpha 16 on query_key_value"), or why it cannot be used. */
+  description: string;
+  /** Set when the folder is not a usable LoRA adapter (missing files, not LoRA, bad JSON). */
+  problem?: boolean;
+  /** The adapter this workspace's settings choose (neoxComplete.adapter). */
+  current: boolean;
+}
 export interface ListModelsResult {
   models: ListedModel[];
+  /** The adapters to choose from (none, or one per workspace); absent when neoxComplete.adapters is empty and none is chosen. */
+  adapters?: ListedAdapter[];
 }
 /** Client -> server request: the models the model picker offers (local checkpoints and the remote server's). */
 export const ListModelsRequest = new RequestType0<ListModelsResult, void>('neox/listModels');

@@ -174,7 +174,7 @@ export const SETTINGS = {
     order: 17,
     markdown: true,
     description:
-      'Local backend: Hugging Face PEFT LoRA adapter folders (`adapter_config.json`, `adapter_model.safetensors`; absolute paths), merged into the model\'s weights in this order before quantization. Empty: none.',
+      'Local backend: Hugging Face PEFT LoRA adapter folders (`adapter_config.json`, `adapter_model.safetensors`; absolute paths) that "NeoX: Select model / backend" offers. The one chosen for a workspace (`neoxComplete.adapter`) is merged into the model\'s weights before quantization.',
   },
   chatFormat: {
     type: 'enum',
@@ -200,6 +200,14 @@ export const SETTINGS = {
     markdown: true,
     description:
       'Hugging Face Hub or a mirror of it that "NeoX: Download model" downloads from, e.g. `https://hf-mirror.example.com`. Empty: `HF_ENDPOINT`, else `https://huggingface.co`. The token for gated models is set with "NeoX: Set Hugging Face token" (kept in the OS keychain, never in settings; `HF_TOKEN` works too).',
+  },
+  adapter: {
+    type: 'string',
+    default: '',
+    order: 21,
+    markdown: true,
+    description:
+      'Local backend: the LoRA adapter folder merged into the model\'s weights, usually one of `neoxComplete.adapters`, chosen for this workspace with "NeoX: Select model / backend" (a workspace setting). Empty: none.',
   },
 } as const satisfies Record<string, SettingSpec>;
 

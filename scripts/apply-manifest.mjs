@@ -33,6 +33,7 @@ const commands = [
   ['acceptLine', 'Accept next line of the suggestion'],
   ['dismissInline', 'Dismiss the suggestion'],
   ['chat.askAboutSelection', 'Ask about the selection in chat'],
+  ['chat.explainSelection', 'Explain the selection in chat'],
 ].map(([id, title]) => ({ command: `neoxComplete.${id}`, title, category: 'NeoX', ...(id === 'showMenu' ? { icon: '$(settings-gear)' } : {}) }));
 // Internal: runs when a suggestion is accepted (it reports the acceptance).
 commands.push({ command: INLINE_ACCEPTED_COMMAND, title: 'Inline completion accepted', category: 'NeoX' });
@@ -57,6 +58,7 @@ const manifest = {
       'editor/context': [
         { command: 'neoxComplete.generateFromComment', group: 'neox@1', when: '!editorReadonly' },
         { command: 'neoxComplete.chat.askAboutSelection', group: 'neox@2', when: 'editorHasSelection' },
+        { command: 'neoxComplete.chat.explainSelection', group: 'neox@3', when: 'editorHasSelection' },
       ],
       'view/title': [{ command: 'neoxComplete.showMenu', when: 'view == neoxComplete.chat', group: 'navigation' }],
     },

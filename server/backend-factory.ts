@@ -21,7 +21,7 @@ export interface BackendSpec {
    */
   hub?: string;
   hubMissing?: boolean;
-  /** Local only: LoRA adapter folders (neoxComplete.adapters), merged in order; absent when none. */
+  /** Local only: the LoRA adapter folder chosen for the workspace (neoxComplete.adapter), as the engine's list; absent when none. */
   adapters?: string[];
   /** Remote only (the neoxComplete.remote* settings). */
   caFile?: string;
@@ -116,7 +116,8 @@ export class BackendManager {
       apiKey: s.backend === 'local' ? undefined : this.apiKey,
       cacheDir: this.init.cacheDir,
     };
-    if (s.backend === 'local' && s.adapters.length) spec.adapters = [...s.adapters];
+    // neoxComplete.adapters is what the model picker offers; only the chosen one is merged.
+    if (s.backend === 'local' && s.adapter) spec.adapters = [s.adapter];
     // A Hub id is looked up in the Hugging Face cache (no network); downloading is the user's choice.
     if (s.backend === 'local' && s.modelPath) {
       const found = lookupModelRef(s.modelPath);

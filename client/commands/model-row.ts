@@ -1,5 +1,5 @@
 /** How the model picker names a model the server lists (no vscode import, so node:test covers it). */
-import type { HubModelListing, ListedModel, Quantization } from '../../protocol/index';
+import type { HubModelListing, ListedAdapter, ListedModel, Quantization } from '../../protocol/index';
 import { lastSegment } from '../status-text';
 
 /**
@@ -85,4 +85,21 @@ export function hubPickAction(m: { hub: HubModelListing }, commands: readonly st
     shellCommand,
     message: `${h.repo} is not downloaded yet (${formatBytes(h.downloadBytes)}). Run \`${shellCommand}\` in a terminal, then pick it again.`,
   };
+}
+
+/**
+ * The picker's LoRA adapter rows: "No adapter" first, then each adapter the server lists, the chosen one
+ * checked; `adapter` is what choosing the row sets neoxComplete.adapter to ('' for none).
+ */
+export function adapterPickRows(adapters: readonly ListedAdapter[]): { label: string; description: string; detail?: string; adapter: string }[] {
+  const none = !adapters.some((a) => a.current);
+  return [
+    { label: `${none ? '$(check) ' : ''}No adapter`, description: none ? 'current' : '', detail: 'The model as it is', adapter: '' },
+    ...adapters.map((a) => ({
+      label: `${a.current ? '$(check) ' : ''}${a.problem ? '$(warning) ' : ''}${a.name}`,
+      description: ['LoRA', a.current ? 'current' : undefined].filter(Boolean).join(' · '),
+      detail: `${a.description} · ${a.path}`,
+      adapter: a.path,
+    })),
+  ];
 }

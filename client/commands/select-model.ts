@@ -1,14 +1,15 @@
 /**
  * "NeoX: Select model / backend": the models the server knows (ListModelsRequest) plus choices to
  * browse for a local checkpoint folder or point at a remote server, then the curated catalogue under
- * "Download from Hugging Face" (memory and fit on this machine in each row: model-row.ts). Writes the
- * settings; the server picks them up live.
+ * "Download from Hugging Face" (memory and fit on this machine in each row: model-row.ts), and the LoRA
+ * adapters of neoxComplete.adapters, one (or none) chosen for the workspace (neoxComplete.adapter, a
+ * workspace setting). Writes the settings; the server picks them up live.
  */
 import * as vscode from 'vscode';
 import { ListModelsRequest, type BackendKind, type HubModelListing } from '../../protocol/index';
-import { settings, updateSetting } from '../config';
+import { settings, updateSetting, updateWorkspaceSetting } from '../config';
 import type { NeoxClient } from '../neox-client';
-import { hubPickAction, modelPickRow } from './model-row';
+import { adapterPickRows, hubPickAction, modelPickRow } from './model-row';
 
 type Pick = vscode.QuickPickItem & { action: () => Promise<void> };
 
@@ -16,9 +17,12 @@ export async function selectModel(neox: NeoxClient): Promise<void> {
   const current = settings();
   const items: Pick[] = [];
   const hubItems: Pick[] = [];
+  const adapterItems: Pick[] = [];
   let listedEmbedded = false;
   try {
-    const { models } = await (await neox.ready()).sendRequest(ListModelsRequest);
+    const { models, adapters } = await (await neox.ready()).sendRequest(ListModelsRequest);
+    // The adapter is chosen per workspace; the list of adapters is the user's.
+    for (const { adapter, ...row } of adapterPickRows(adapters ?? [])) adapterItems.push({ ...row, action: () => updateWorkspaceSetting('adapter', adapter) });
     for (const m of models) {
       if (m.hub) {
         const hub = m.hub;
@@ -83,6 +87,7 @@ export async function selectModel(neox: NeoxClient): Promise<void> {
       },
     })),
   );
+  if (adapterItems.length > 1) items.push({ label: 'LoRA adapter for this workspace (local model)', kind: vscode.QuickPickItemKind.Separator, action: async () => undefined }, ...adapterItems);
   if (hubItems.length) items.push({ label: 'Download from Hugging Face', kind: vscode.QuickPickItemKind.Separator, action: async () => undefined }, ...hubItems);
   const pick = await vscode.window.showQuickPick(items, { title: 'NeoX: Select model / backend', matchOnDescription: true });
   await pick?.action();

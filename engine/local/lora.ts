@@ -91,6 +91,24 @@ export function adapterFiles(dir: string): { configFile: string; weightsFile: st
 }
 
 /**
+ * A line about the adapter in `dir` for the model picker ("LoRA r=8, lora_alpha 16 on query_key_value,
+ * dense"), from its adapter_config.json; an error naming the file when the folder is not an adapter.
+ * The full check against a model happens when it is merged (openAdapter).
+ */
+export function describeAdapter(dir: string): string {
+  const { configFile } = adapterFiles(dir);
+  let cfg: Record<string, unknown>;
+  try {
+    cfg = JSON.parse(readFileSync(configFile, 'utf8'));
+  } catch (e) {
+    throw new NeoxError(`${configFile} is not valid JSON: ${(e as Error).message}`, 'adapter_invalid');
+  }
+  if (cfg?.peft_type !== 'LORA') throw new NeoxError(`${configFile}: peft_type ${JSON.stringify(cfg?.peft_type)} is not supported: only LoRA adapters (peft_type "LORA") can be merged`, 'adapter_unsupported');
+  const targets = Array.isArray(cfg.target_modules) ? cfg.target_modules.join(', ') : String(cfg.target_modules ?? '');
+  return `LoRA r=${String(cfg.r)}, lora_alpha ${String(cfg.lora_alpha)}${targets ? ` on ${targets}` : ''}`;
+}
+
+/**
  * What identifies the adapters in a build's cache key: in order, each folder's files with their
  * size and mtime (like the checkpoint's files).
  */

@@ -3,15 +3,37 @@
  * the curated catalogue (engine/catalogue.ts) with memory per precision, fit on this machine and
  * whether each is already in the Hugging Face cache.
  */
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { Connection } from 'vscode-languageserver/node';
 import { modelName } from '../backend-factory';
-import { ListModelsRequest, type ListedModel, type NeoxSettings } from '../../protocol/index';
-import { listCatalogue } from '../../engine/index';
+import { ListModelsRequest, type ListedAdapter, type ListedModel, type NeoxSettings } from '../../protocol/index';
+import { describeAdapter, listCatalogue } from '../../engine/index';
 import type { ServerDeps } from '../services';
 
 export function register(connection: Connection, deps: ServerDeps): void {
-  connection.onRequest(ListModelsRequest, () => ({ models: listModels(deps) }));
+  connection.onRequest(ListModelsRequest, () => {
+    const adapters = listAdapters(deps.settings.current);
+    return { models: listModels(deps), ...(adapters.length ? { adapters } : {}) };
+  });
+}
+
+/**
+ * The LoRA adapters to choose from: neoxComplete.adapters, and the chosen neoxComplete.adapter when it
+ * is not among them. Each described from its adapter_config.json, or with what is wrong with it.
+ */
+export function listAdapters(settings: NeoxSettings): ListedAdapter[] {
+  const paths = [...new Set([...settings.adapters, ...(settings.adapter ? [settings.adapter] : [])].filter(Boolean))];
+  return paths.map((path) => {
+    let description: string;
+    let problem = false;
+    try {
+      description = describeAdapter(path);
+    } catch (e) {
+      description = e instanceof Error ? e.message : String(e);
+      problem = true;
+    }
+    return { path, name: basename(path.replace(/[\\/]+$/, '')) || path, description, ...(problem ? { problem } : {}), current: path === settings.adapter };
+  });
 }
 
 function listModels({ settings: store, backends }: ServerDeps): ListedModel[] {

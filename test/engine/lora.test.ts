@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { openCheckpoint } from '../../engine/local/checkpoint';
 import { readConfig } from '../../engine/local/config';
 import { loadRunner } from '../../engine/local/load';
-import { LoraWeightSource, openAdapter, withAdapters } from '../../engine/local/lora';
+import { describeAdapter, LoraWeightSource, openAdapter, withAdapters } from '../../engine/local/lora';
 import { modelCacheDir } from '../../engine/local/model-cache';
 import { NeoxError } from '../../engine/types';
 import { BackendManager } from '../../server/backend-factory';
@@ -372,13 +372,23 @@ test('broken adapters: errors name the adapter file and the field or tensor', as
   assert.match(missing.stderr, esc(resolve('no/such/dir')));
 });
 
-test('neoxComplete.adapters reaches the local backend spec (in order; none: no key, so a plain spec is unchanged)', () => {
+test('the chosen neoxComplete.adapter reaches the local backend spec; the offered list alone merges nothing (none: no key, so a plain spec is unchanged)', () => {
   const m = new BackendManager({ defaultModelPath: '/models/default' });
   const spec = (raw: Record<string, unknown>) => m.specFor(resolveSettings(raw).settings);
-  assert.deepEqual(spec({ adapters: ['/lora/b', '/lora/a'] }).adapters, ['/lora/b', '/lora/a']);
+  assert.deepEqual(spec({ adapters: ['/lora/b', '/lora/a'], adapter: '/lora/a' }).adapters, ['/lora/a']);
+  assert.equal('adapters' in spec({ adapters: ['/lora/b', '/lora/a'] }), false, 'offered, none chosen');
   assert.equal('adapters' in spec({}), false);
-  assert.equal('adapters' in spec({ backend: 'tgi', remoteUrl: 'http://gpu:8080', adapters: ['/lora/a'] }), false, 'remote backends ignore it');
+  assert.equal('adapters' in spec({ backend: 'tgi', remoteUrl: 'http://gpu:8080', adapter: '/lora/a' }), false, 'remote backends ignore it');
   assert.ok(m.apply(resolveSettings({}).settings));
-  assert.ok(m.apply(resolveSettings({ adapters: ['/lora/a'] }).settings), 'changing the adapters rebuilds the backend');
-  assert.equal(m.apply(resolveSettings({ adapters: ['/lora/a'] }).settings), false);
+  assert.equal(m.apply(resolveSettings({ adapters: ['/lora/a'] }).settings), false, 'offering an adapter changes nothing');
+  assert.ok(m.apply(resolveSettings({ adapters: ['/lora/a'], adapter: '/lora/a' }).settings), 'choosing one rebuilds the backend');
+  assert.equal(m.apply(resolveSettings({ adapters: ['/lora/a'], adapter: '/lora/a' }).settings), false);
+});
+
+test('describeAdapter: a line for the model picker from adapter_config.json, or an error naming the file', () => {
+  const { dir } = makeAdapter('described', { r: 4, alpha: 8, targets: ['query_key_value', 'dense'], layers: [0], seed: 3, amp: 0.01 });
+  assert.equal(describeAdapter(dir), 'LoRA r=4, lora_alpha 8 on query_key_value, dense');
+  const ia3 = makeAdapter('ia3', { r: 4, alpha: 8, targets: ['dense'], layers: [0], seed: 3, amp: 0.01, config: { peft_type: 'IA3' } }).dir;
+  assert.throws(() => describeAdapter(ia3), { message: `${join(ia3, 'adapter_config.json')}: peft_type "IA3" is not supported: only LoRA adapters (peft_type "LORA") can be merged` });
+  assert.throws(() => describeAdapter(join(root, 'nowhere')), { message: `LoRA adapter folder ${join(root, 'nowhere')} does not exist` });
 });
