@@ -107,6 +107,9 @@ export interface LoadProgress {
   fraction?: number;
 }
 
+/** One input of `embed`: a text, or token ids of the backend's own tokenizer (as OpenAI's /v1/embeddings takes them). */
+export type EmbedInput = string | number[];
+
 /** What `embed` computes for each text. */
 export interface EmbedOptions {
   /**
@@ -135,7 +138,10 @@ export interface ModelInfo {
    * False: calls run side by side (a remote server schedules them).
    */
   serializesGenerations: boolean;
-  /** The backend can embed text (CompletionBackend.embed; a workspace index needs it): the local engine. */
+  /**
+   * The backend can embed text (CompletionBackend.embed; a workspace index needs it): the local engine,
+   * and OpenAI-compatible servers, whose /v1/embeddings may still be missing (the first call says so).
+   */
   canEmbed: boolean;
   /** Free-form description for the status bar / `neox info`. */
   description?: string;
@@ -148,8 +154,8 @@ export interface CompletionBackend {
   chat(req: ChatRequest, onChunk?: (c: TextChunk) => void): Promise<CompletionResult>;
   /** Token count of `text` (exact for local, may be estimated for remote). Used for prompt budgets. */
   countTokens(text: string): Promise<number>;
-  /** One vector per text, where the backend can embed (ModelInfo.canEmbed). */
-  embed?(texts: string[], opts?: EmbedOptions): Promise<number[][]>;
+  /** One vector per input, where the backend can embed (ModelInfo.canEmbed). */
+  embed?(inputs: EmbedInput[], opts?: EmbedOptions): Promise<number[][]>;
   /** The prompt chat(req) would send and its format, where the backend renders chat prompts itself (exact fitting). */
   renderChat?(req: ChatRequest): Promise<{ prompt: string; format: string }>;
   /** Token ids of `text`, where the backend has its own tokenizer: what `promptIds` takes. */

@@ -6,7 +6,7 @@
  * EMBED_BATCH_TOKENS padded tokens, so a batch wastes little on padding and each batch is one
  * short turn on the runner (a completion waiting for it goes in between two batches).
  */
-import { NeoxError, type EmbedOptions } from '../types';
+import { NeoxError, type EmbedInput, type EmbedOptions } from '../types';
 import { POOLINGS, type Pooling } from './runner';
 
 export const EMBED_MAX_ROWS = 32;
@@ -30,19 +30,28 @@ export function resolveEmbedOptions(o: EmbedOptions | undefined, numLayers: numb
   return { layer, pooling, normalize: !!o?.normalize, truncate: !!o?.truncate };
 }
 
-/** Token rows for `texts`: empty texts are refused, long ones refused or cut (truncate). */
-export function embedRows(texts: string[], encode: (t: string) => number[], contextLength: number, truncate: boolean): number[][] {
-  if (!Array.isArray(texts)) throw new NeoxError('embed: texts must be an array of strings', 'bad_request');
-  return texts.map((t, i) => {
-    if (typeof t !== 'string') throw new NeoxError(`embed: text ${i} is not a string`, 'bad_request');
-    const ids = encode(t);
-    if (ids.length === 0) throw new NeoxError(`embed: text ${i} is empty (no tokens)`, 'bad_request');
+/**
+ * Token rows for `inputs` (texts are encoded, token-id inputs checked against `vocabSize`): empty
+ * inputs are refused, long ones refused or cut (truncate).
+ */
+export function embedRows(inputs: EmbedInput[], encode: (t: string) => number[], contextLength: number, truncate: boolean, vocabSize = Infinity): number[][] {
+  if (!Array.isArray(inputs)) throw new NeoxError('embed: inputs must be an array of strings or of token-id arrays', 'bad_request');
+  return inputs.map((t, i) => {
+    const ids = typeof t === 'string' ? encode(t) : checkIds(t, i, vocabSize);
+    if (ids.length === 0) throw new NeoxError(`embed: input ${i} is empty (no tokens)`, 'bad_request');
     if (ids.length > contextLength) {
       if (truncate) return ids.slice(0, contextLength);
-      throw new NeoxError(`embed: text ${i} has ${ids.length} tokens, more than the model's context length ${contextLength}`, 'context_exceeded');
+      throw new NeoxError(`embed: input ${i} has ${ids.length} tokens, more than the model's context length ${contextLength}`, 'context_exceeded');
     }
     return ids;
   });
+}
+
+function checkIds(ids: unknown, i: number, vocabSize: number): number[] {
+  if (!Array.isArray(ids)) throw new NeoxError(`embed: input ${i} is neither a string nor an array of token ids`, 'bad_request');
+  const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
+  if (bad >= 0) throw new NeoxError(`embed: input ${i} token ${bad} is ${JSON.stringify(ids[bad])}, not a token id (an integer from 0 to ${vocabSize - 1})`, 'bad_request');
+  return ids as number[];
 }
 
 /** Row indices grouped into batches: longest first, each within EMBED_MAX_ROWS rows and EMBED_BATCH_TOKENS padded tokens. */

@@ -11,6 +11,7 @@ import {
   type CompletionRequest,
   type CompletionResult,
   type DecodingOptions,
+  type EmbedInput,
   type EmbedOptions,
   type LoadProgress,
   type ModelInfo,
@@ -47,10 +48,10 @@ export interface LocalBackend extends CompletionBackend {
   score(texts: string[], maxTokens: number, opts?: { onText?: (index: number, r: TextNll) => void; signal?: AbortSignal }): Promise<TextNll[]>;
   tokenize(text: string): Promise<number[]>;
   /**
-   * One vector per text: hidden state `layer` (default: the last, after the final layer norm)
+   * One vector per input (a text, or token ids): hidden state `layer` (default: the last, after the final layer norm)
    * pooled by mean (default) or last token, optionally L2-normalised (engine/local/embeddings.ts).
    */
-  embed(texts: string[], opts?: EmbedOptions): Promise<number[][]>;
+  embed(inputs: EmbedInput[], opts?: EmbedOptions): Promise<number[][]>;
   /** The chat prompt, its format and the stop strings that end the model's turn. */
   renderChat(req: ChatRequest): Promise<{ prompt: string; format: string; stop: string[] }>;
   /** Available after load(). */
@@ -178,7 +179,7 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
       const { runner, tokenizer: tok } = m;
       if (!runner.embed) throw new NeoxError('embed: this model runner cannot embed', 'unsupported');
       const eo = resolveEmbedOptions(o, runner.info.numLayers ?? 0);
-      const rows = embedRows(texts, (t) => tok.encode(t), runner.info.contextLength, eo.truncate);
+      const rows = embedRows(texts, (t) => tok.encode(t), runner.info.contextLength, eo.truncate, runner.info.vocabSize);
       if (rows.length === 0) return [];
       // Batch by batch on the runner, so a completion waiting for it goes in between.
       const run = (batch: number[][]) => onRunner((r) => r.runner.embed!(batch, { layer: eo.layer, pooling: eo.pooling }));

@@ -1,5 +1,6 @@
 /**
- * OpenAI-compatible adapter: /v1/completions, /v1/chat/completions (SSE or whole), /v1/models.
+ * OpenAI-compatible adapter: /v1/completions, /v1/chat/completions (SSE or whole), /v1/models,
+ * /v1/embeddings (openai-embed.ts).
  * Speaks to vLLM, TGI's /v1 routes, llama.cpp's server and our own `neox serve`.
  *
  * Wire details that differ between those servers and that this file handles:
@@ -12,10 +13,11 @@
  * - errors: HTTP status + JSON body, or an in-stream `data: {"error": …}` event.
  */
 import { redactUrl } from '../redact';
-import type { ChatRequest, CompletionBackend, CompletionRequest, CompletionResult, DecodingOptions, FinishReason, ModelInfo, TextChunk } from '../types';
+import type { ChatRequest, CompletionBackend, CompletionRequest, CompletionResult, DecodingOptions, EmbedInput, EmbedOptions, FinishReason, ModelInfo, TextChunk } from '../types';
 import { NeoxError } from '../types';
 import { ChatFallback } from './chat-fallback';
 import { HttpClient, type CallOptions } from './http';
+import { embedRemote } from './openai-embed';
 import { CancelledError } from './http-errors';
 import { parseEventJson } from './http-sse';
 import { ResultBuilder } from './result';
@@ -90,7 +92,7 @@ export class OpenAIBackend implements CompletionBackend {
         backend: 'openai',
         contextLength: this.s.contextLength,
         serializesGenerations: false,
-        canEmbed: false,
+        canEmbed: true,
         description: `${this.s.model ?? 'default model'} at ${this.s.baseUrl.origin} (OpenAI API, no /v1/models)`,
       };
     }
@@ -113,7 +115,7 @@ export class OpenAIBackend implements CompletionBackend {
       backend: 'openai',
       contextLength: ctx ?? this.s.contextLength,
       serializesGenerations: false,
-      canEmbed: false,
+      canEmbed: true,
       description: `${m.id} at ${this.s.baseUrl.origin} (OpenAI API)`,
     };
     return this.info;
@@ -141,6 +143,12 @@ export class OpenAIBackend implements CompletionBackend {
       viaServer,
       (r, cb) => this.complete(r, cb),
     );
+  }
+
+  /** The server's /v1/embeddings; a server that serves none answers with an error naming its URL. */
+  async embed(inputs: EmbedInput[], opts?: EmbedOptions): Promise<number[][]> {
+    const info = await this.load();
+    return embedRemote(this.http, endpoint(this.s.baseUrl, 'v1/embeddings'), info.id, inputs, opts);
   }
 
   async countTokens(text: string): Promise<number> {

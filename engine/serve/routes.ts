@@ -1,13 +1,14 @@
 /**
  * The routes of `neox serve`: GET /health (open), and behind the API key GET /v1/models,
- * POST /v1/completions and POST /v1/chat/completions, which wait for an admission slot (429 when
- * the queue is full). Every request ends in one access-log record.
+ * POST /v1/completions, POST /v1/chat/completions and POST /v1/embeddings (embeddings.ts), which
+ * wait for an admission slot (429 when the queue is full). Every request ends in one access-log record.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type * as http from 'node:http';
 import { NeoxError, type ModelInfo } from '../types';
 import { ShuttingDown } from './admission';
 import { sendJson, type RequestRecord, type ServeContext } from './context';
+import { parseEmbeddings, sendEmbeddings } from './embeddings';
 import { generate, stalled, type GenerationRequest } from './generation';
 import { errorBody, HttpError, parseCommon, parseMessages, parsePrompt } from './wire';
 
@@ -61,7 +62,7 @@ async function route(ctx: ServeContext, req: http.IncomingMessage, res: http.Ser
     throw new HttpError(401, 'missing or wrong API key (send "Authorization: Bearer <key>")', 'authentication_error');
   }
   if (path === '/v1/models' && req.method === 'GET') return sendJson(ctx, res, 200, modelsBody(ctx.model));
-  const kind = path === '/v1/completions' ? 'completion' : path === '/v1/chat/completions' ? 'chat' : undefined;
+  const kind = path === '/v1/completions' ? 'completion' : path === '/v1/chat/completions' ? 'chat' : path === '/v1/embeddings' ? 'embeddings' : undefined;
   if (!kind) throw new HttpError(404, `no route ${req.method} ${path}`, 'not_found');
   if (req.method !== 'POST') throw new HttpError(405, `${path} takes POST`, 'invalid_request_error');
   // JSON only: a browser can send text/plain or a form cross-site without asking first; not JSON.
@@ -71,6 +72,17 @@ async function route(ctx: ServeContext, req: http.IncomingMessage, res: http.Ser
     throw new HttpError(415, `request body must be JSON sent as "Content-Type: application/json" (got ${type ? `"${type}"` : 'none'})`, 'invalid_request_error');
   }
   const body = await readJson(req, ctx.maxBodyBytes, () => ctx.counters.rejectedTooLarge++);
+  if (kind === 'embeddings') {
+    checkModelName(ctx, body.model);
+    const request = parseEmbeddings(body, ctx.maxPromptChars);
+    const release = await admit(ctx, res, gone, rec);
+    if (!release) return;
+    try {
+      return await sendEmbeddings(ctx, request, res, gone, rec);
+    } finally {
+      release();
+    }
+  }
   const request = parseGeneration(ctx, kind, body);
   rec.stream = request.options.stream;
   rec.maxTokens = request.options.maxTokens;
@@ -79,9 +91,7 @@ async function route(ctx: ServeContext, req: http.IncomingMessage, res: http.Ser
 
 function parseGeneration(ctx: ServeContext, kind: 'completion' | 'chat', body: Record<string, unknown>): GenerationRequest {
   const options = parseCommon(body, ctx.model.contextLength);
-  if (options.model && options.model !== ctx.model.id) {
-    throw new HttpError(404, `The model \`${options.model}\` does not exist (this server serves \`${ctx.model.id}\`).`, 'NotFoundError', 'model');
-  }
+  checkModelName(ctx, options.model);
   const request: GenerationRequest = kind === 'completion' ? { kind, prompt: parsePrompt(body), options } : { kind, messages: parseMessages(body), options };
   // Cheap check on characters before any tokenizing: no tokenizer packs more than 8 characters
   // into a token often enough for a longer prompt to fit, and tokenizing megabytes blocks the event loop.
@@ -96,6 +106,14 @@ function parseGeneration(ctx: ServeContext, kind: 'completion' | 'chat', body: R
     );
   }
   return request;
+}
+
+/** A request may name the model; only the one served here exists. */
+function checkModelName(ctx: ServeContext, model: unknown): void {
+  if (model !== undefined && model !== null && typeof model !== 'string') throw new HttpError(400, '"model" must be a string', 'invalid_request_error', 'model');
+  if (model && model !== ctx.model.id) {
+    throw new HttpError(404, `The model \`${model}\` does not exist (this server serves \`${ctx.model.id}\`).`, 'NotFoundError', 'model');
+  }
 }
 
 function shuttingDown(res: http.ServerResponse): HttpError {
@@ -120,7 +138,8 @@ function checkHost(ctx: ServeContext, req: http.IncomingMessage): void {
   throw new HttpError(403, `Host ${shown} is not allowed: use the server's address, or start it with --allowed-host NAME for the name clients use`, 'forbidden');
 }
 
-async function admitAndGenerate(ctx: ServeContext, request: GenerationRequest, res: http.ServerResponse, gone: AbortSignal, rec: RequestRecord): Promise<void> {
+/** Waits for an admission slot: its release function, or undefined when the client left while queued (logged as 499). */
+async function admit(ctx: ServeContext, res: http.ServerResponse, gone: AbortSignal, rec: RequestRecord): Promise<(() => void) | undefined> {
   const { admission, counters } = ctx;
   const slot = admission.enter(gone);
   if (!slot) {
@@ -128,9 +147,8 @@ async function admitAndGenerate(ctx: ServeContext, request: GenerationRequest, r
     res.setHeader('retry-after', '1');
     throw new HttpError(429, `server busy: ${admission.running} running and ${admission.queued} queued (limit ${admission.maxQueue})`, 'rate_limit_error');
   }
-  let release: () => void;
   try {
-    release = await slot;
+    return await slot;
   } catch (e) {
     if (e instanceof ShuttingDown) throw shuttingDown(res);
     // The client left while queued: nothing was sent; log it as nginx does (499 client closed request).
@@ -138,8 +156,14 @@ async function admitAndGenerate(ctx: ServeContext, request: GenerationRequest, r
     rec.finishReason = 'cancelled';
     rec.error = 'client closed the connection while queued';
     counters.cancelled++;
-    return;
+    return undefined;
   }
+}
+
+async function admitAndGenerate(ctx: ServeContext, request: GenerationRequest, res: http.ServerResponse, gone: AbortSignal, rec: RequestRecord): Promise<void> {
+  const { counters } = ctx;
+  const release = await admit(ctx, res, gone, rec);
+  if (!release) return;
   try {
     const result = await generate(ctx, request, res, gone, rec.id);
     rec.completionTokens = result.usage.completionTokens;
