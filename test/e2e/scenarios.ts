@@ -572,4 +572,64 @@ export const scenarios: Scenario[] = [
       }
     },
   },
+  {
+    name: 'a Chinese chat question is shown unbroken, its answer streams back, and both are kept across a window reload',
+    timeoutMs: 180_000,
+    async run(ctx) {
+      const { wb } = ctx;
+      const question = '用 Python 写一个函数，返回列表的和';
+      // By command: the activity-bar icon toggles, and would close a chat view another scenario left open.
+      await wb.runCommand('NeoX Chat: Focus on Chat View');
+      const chat = wb.webview();
+      const input = chat.locator('#input');
+      await input.waitFor({ timeout: 60_000 });
+      await chat.locator('#clear').click();
+      await until('an empty conversation', async () => (await chat.locator('.turn').count()) === 0, 10_000);
+      // Every rendering of the answer while it streams: none may show a character cut in half.
+      await chat.locator('body').evaluate(() => {
+        const w = window as unknown as { __renders: string[] };
+        w.__renders = [];
+        new MutationObserver(() => {
+          const body = document.querySelector('.turn.assistant.streaming .body');
+          if (body) w.__renders.push(body.textContent ?? '');
+        }).observe(document.getElementById('log')!, { childList: true, subtree: true, characterData: true });
+      });
+      // Typed as an input method commits text (playwright inserts characters off the keyboard layout).
+      await input.pressSequentially(question, { delay: 20 });
+      assert.equal(await input.inputValue(), question, 'the composer holds the question as typed');
+      await input.press('Enter');
+      const asked = chat.locator('.turn.user .body').last();
+      await asked.waitFor({ timeout: 10_000 });
+      const answer = chat.locator('.turn.assistant').last();
+      await until('the answer to finish', async () => (await chat.locator('.turn.assistant.streaming').count()) === 0 && (await answer.count()) > 0, 120_000);
+      const shownQuestion = await asked.textContent();
+      const answerText = ((await answer.locator('.body').textContent()) ?? '').trim();
+      const renders = await chat.locator('body').evaluate(() => (window as unknown as { __renders: string[] }).__renders);
+      ctx.log(`question shown: ${JSON.stringify(shownQuestion)}; answer (${renders.length} renderings while streaming): ${JSON.stringify(answerText.slice(0, 300))}`);
+      assert.equal(shownQuestion, question, 'the question is shown exactly as typed');
+      assert.equal(await answer.locator('.error').count(), 0, 'no error instead of an answer');
+      assert.doesNotMatch((await answer.getAttribute('class')) ?? '', /stopped/);
+      assert.ok(answerText.length > 0, 'an answer appeared');
+      assert.ok(new Set(renders.filter((r) => r.trim())).size >= 2, `the answer streamed (${renders.length} renderings)`);
+      if (!answerText.includes('\uFFFD')) {
+        for (const r of renders) assert.ok(!r.includes('\uFFFD'), `no half character while streaming: ${JSON.stringify(r.slice(-40))}`);
+      }
+      await ctx.shot('8-chat-chinese');
+
+      // Stored per workspace: after a window reload the view shows the same two turns, text intact.
+      await wb.runCommand('Developer: Reload Window');
+      await wb.ready();
+      await wb.waitForNeoxState(/NeoX/, 60_000);
+      await wb.runCommand('NeoX Chat: Focus on Chat View');
+      const after = wb.webview();
+      await until('the stored conversation after reload', async () => (await after.locator('.turn').count()) === 2, 60_000);
+      assert.equal(await after.locator('.turn.user .body').first().textContent(), question, 'the stored question keeps its Chinese text');
+      assert.equal(((await after.locator('.turn.assistant .body').first().textContent()) ?? '').trim(), answerText, 'the stored answer is the one streamed');
+      await ctx.shot('8-chat-chinese-after-reload');
+      // Leave what a fresh window has: no conversation, the Explorer in the side bar.
+      await after.locator('#clear').click();
+      await until('the conversation cleared', async () => (await after.locator('.turn').count()) === 0, 10_000);
+      await wb.runCommand('View: Show Explorer');
+    },
+  },
 ];
