@@ -1,9 +1,11 @@
 /**
  * Chat against a base model. vLLM (transformers >= 4.44) and TGI refuse /v1/chat/completions
  * for a checkpoint without a chat template, which is the case of GPT-NeoX-20B itself. Then we
- * render the conversation with a built-in format (engine/chat-template.ts, snippets/chat) and run
- * it as a plain completion, stopping where the format's next user turn starts. A request that
- * names a format (not 'auto') is always rendered here, in that format.
+ * render the conversation with the built-in format (engine/chat-template.ts, snippets/chat) that the
+ * model id the server reports (/v1/models, TGI /info) is recognised as, like a local checkpoint's
+ * name (formats.json `match`; no match: its default), and run it as a plain completion, stopping
+ * where the format's next user turn starts. A request that names a format (not 'auto') is always
+ * rendered here, in that format.
  */
 import { chatTemplateFor } from '../chat-template';
 import type { ChatRequest, CompletionRequest, CompletionResult, TextChunk } from '../types';
@@ -25,7 +27,7 @@ export class ChatFallback {
     onChunk: ((c: TextChunk) => void) | undefined,
     viaServer: () => Promise<CompletionResult>,
     complete: (r: CompletionRequest, onChunk?: (c: TextChunk) => void) => Promise<CompletionResult>,
-    /** The remote model's id, to recognise its format. */
+    /** The model id the server reports, to recognise its format (GPT-NeoX-20B: the base-model frame, Dolly-v2: its own). */
     modelId?: string,
   ): Promise<CompletionResult> {
     const named = req.format && req.format !== 'auto' && req.format !== 'checkpoint';

@@ -142,6 +142,8 @@ export class OpenAIBackend implements CompletionBackend {
       onChunk,
       viaServer,
       (r, cb) => this.complete(r, cb),
+      // The model's format is recognised from its id (/v1/models), as a local checkpoint's from its name.
+      info.id,
     );
   }
 

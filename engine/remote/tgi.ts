@@ -170,12 +170,14 @@ export class TgiBackend implements CompletionBackend {
   }
 
   async chat(req: ChatRequest, onChunk?: (c: TextChunk) => void): Promise<CompletionResult> {
-    await this.load();
+    const info = await this.load();
     return this.chatFallback.run(
       req,
       onChunk,
       () => this.chatBackend.chat(req, onChunk),
       (r, cb) => this.complete(r, cb),
+      // The model's format is recognised from its id (/info model_id).
+      info.id,
     );
   }
 

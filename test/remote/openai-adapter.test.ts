@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteBackend } from '../../engine/remote/index';
+import { builtinChatTemplate } from '../../engine/chat-template';
 import { NeoxError, type TextChunk } from '../../engine/types';
 import { DONE, json, sleep, sseHead, startScripted, vllmChatChunk, vllmCompletionChunk, vllmError, vllmModels, vllmUsageChunk, VLLM_MODEL, type Script } from './scripted-server';
 
@@ -430,7 +431,7 @@ test('a kept-alive connection the server dropped is resent once on a fresh one; 
   await srv.close();
 });
 
-test('chat with a base model vLLM has no template for: rendered with our default template, run as a completion', async () => {
+test('chat with a base model vLLM has no template for: rendered in the format its model id is recognised as, run as a completion', async () => {
   const srv = await startScripted(
     vllm((req, res) => {
       if (req.path === '/v1/chat/completions') {
@@ -454,8 +455,10 @@ test('chat with a base model vLLM has no template for: rendered with our default
   assert.equal(r.choices[0].finishReason, 'stop');
   assert.equal(chunks.join(''), ' Use slicing: s[::-1]');
   const sent = srv.requests.find((x) => x.path === '/v1/completions')!;
-  assert.equal(sent.body.prompt, 'You are a coding assistant.\n<human>: Reverse a string in Python?\n<bot>:');
-  assert.deepEqual(sent.body.stop, ['```', '\n<human>:']);
+  // EleutherAI/gpt-neox-20b (/v1/models) is a base model: the few-shot conversation frame.
+  assert.equal(sent.body.prompt, builtinChatTemplate('base').render(messages));
+  assert.ok(String(sent.body.prompt).endsWith('You are a coding assistant.\n\nUser: Reverse a string in Python?\nAssistant:'), sent.body.prompt);
+  assert.deepEqual(sent.body.stop, ['```', '\nUser:']);
   // Remembered: the next chat does not ask the chat route again.
   await b.chat({ messages, maxTokens: 8 }, () => {});
   assert.equal(srv.requests.filter((x) => x.path === '/v1/chat/completions').length, 1);

@@ -222,22 +222,24 @@ test('chat goes to TGI\'s /v1/chat/completions; health uses /health', async () =
   await srv.close();
 });
 
-test('chat with a model TGI has no template for falls back to our template over /generate_stream', async () => {
+test('chat with a model TGI has no template for falls back to the format its model id is recognised as, over /generate_stream', async () => {
   const srv = await startScripted(
     tgi((req, res) => {
       if (req.path === '/v1/chat/completions') return json(res, 422, { error: 'Template error: template not found', error_type: 'template_error' });
       sseHead(res);
       res.write(tgiToken(1, 1, ' Sure.'));
-      res.write(tgiToken(2, 2, '\n<human>:'));
-      res.end(tgiFinal(3, 3, '', ' Sure.\n<human>:', 'stop_sequence', 3));
+      res.write(tgiToken(2, 2, '\nUser:'));
+      res.end(tgiFinal(3, 3, '', ' Sure.\nUser:', 'stop_sequence', 3));
     }),
   );
   const b = createRemoteBackend({ kind: 'tgi', url: srv.url, ...fast });
   const r = await b.chat({ messages: [{ role: 'user', content: 'Help?' }], maxTokens: 16 }, () => {});
   assert.equal(r.choices[0].text, ' Sure.');
   const sent = srv.requests.find((x) => x.path === '/generate_stream')!;
-  assert.equal(sent.body.inputs, '<human>: Help?\n<bot>:');
-  assert.deepEqual(sent.body.parameters.stop, ['\n<human>:']);
+  // EleutherAI/gpt-neox-20b (/info model_id) is a base model: the few-shot conversation frame.
+  assert.ok(String(sent.body.inputs).endsWith('\n\nUser: Help?\nAssistant:'), sent.body.inputs);
+  assert.deepEqual(sent.body.parameters.stop, ['\nUser:']);
+  assert.equal(r.chatFormat, 'base');
   await b.dispose();
   await srv.close();
 });
