@@ -3,13 +3,13 @@
  * (onnx/embed-graph.ts), opened on the first embed call, so a process that never embeds pays
  * nothing and generation runs its own graph unchanged. One call = one batch of ragged rows, no KV
  * cache: padding positions get token 0 at position 0, attend only to themselves and weigh 0 in
- * the pooling, so a row's vector does not depend on the rows beside it (at fp32; int8's dynamic
- * activation scale is per tensor).
+ * the pooling, so a row's vector does not depend on the rows beside it, at every precision.
  */
 import * as ort from 'onnxruntime-node';
 import { NeoxError } from '../types';
 import type { NeoxConfig } from './config';
 import { io, MASKED } from './onnx/neox-graph';
+import { SLOT_GRANULE } from './kv-runner';
 import { embedOutput, ensureEmbeddingGraph } from './onnx/embed-graph';
 import type { Pooling } from './runner';
 
@@ -44,14 +44,25 @@ export class OnnxEmbedRunner {
     const B = tokens.length;
     let T = 0;
     for (const row of tokens) T = Math.max(T, row.length);
+    const { numHeads: H, headSize: hs } = c;
+    // An empty cache of C slots that the graph writes each row's keys/values into (as a generation
+    // from an empty cache would, so a row's vector is the same alone and in a batch).
+    const C = Math.ceil(T / SLOT_GRANULE) * SLOT_GRANULE;
     const ids = new BigInt64Array(B * T);
     const pos = new BigInt64Array(B * T);
-    const bias = new Float32Array(B * T * T).fill(MASKED);
+    const bias = new Float32Array(B * T * C).fill(MASKED);
+    const write = new BigInt64Array(B * H * T * 3);
     const weights = new Float32Array(B * T);
     for (let b = 0; b < B; b++) {
       const row = tokens[b];
       for (let t = 0; t < T; t++) {
-        const base = (b * T + t) * T;
+        const base = (b * T + t) * C;
+        for (let h = 0; h < H; h++) {
+          const at = ((b * H + h) * T + t) * 3;
+          write[at] = BigInt(b);
+          write[at + 1] = BigInt(h);
+          write[at + 2] = BigInt(t);
+        }
         if (t < row.length) {
           ids[b * T + t] = BigInt(row[t]);
           pos[b * T + t] = BigInt(t);
@@ -66,11 +77,13 @@ export class OnnxEmbedRunner {
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', ids, [B, T]),
       position_ids: new ort.Tensor('int64', pos, [B, T]),
-      attention_bias: new ort.Tensor('float32', bias, [B, 1, T, T]),
+      attention_bias: new ort.Tensor('float32', bias, [B, 1, T, C]),
+      kv_write_index: new ort.Tensor('int64', write, [B * H * T, 3]),
       pool_weights: new ort.Tensor('float32', weights, [B, T]),
     };
-    const empty = new Float32Array(0);
-    const dims = [0, B, c.numHeads, c.headSize];
+    // The graph reads the cache but never changes it: one zero buffer serves every layer.
+    const empty = new Float32Array(B * H * C * hs);
+    const dims = [B, H, C, hs];
     for (let l = 0; l < c.numLayers; l++) {
       feeds[io.pastKey(l)] = new ort.Tensor('float32', empty, dims);
       feeds[io.pastValue(l)] = new ort.Tensor('float32', empty, dims);

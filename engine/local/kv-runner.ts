@@ -1,12 +1,12 @@
 /**
  * The onnxruntime session plus its KV cache, on the thread that owns the session (the engine
  * worker). The cache is one preallocated Float32Array per layer for keys and one for values, laid
- * out [slot, row, head, head_size]: the first P slots are a contiguous prefix handed to the graph
- * as a view (no copy), and the graph's new keys/values append right after it.
+ * out [row, head, slot, head_size] with a capacity of C slots: row b's i-th cached token is in slot
+ * i of its own block, the whole buffer is handed to the graph as is (no copy), and the graph
+ * scatters each row's new keys/values right after its own tokens (onnx/neox-graph.ts).
  *
- * Rows share a slot timeline. Ragged rows leave masked padding slots; each row remembers which
- * slots hold its tokens, and the attention bias masks everything else, so each row computes
- * exactly what it would alone.
+ * Because a row's tokens never move and other rows never leave gaps in it, ragged rows, batches
+ * and cached prefixes all give a row the numbers it gets alone.
  *
  * Arguments are not checked here: the caller-side runner (load.ts) owns the cached token ids and
  * checks every call against them before it reaches this thread.
@@ -23,17 +23,21 @@ export interface ForwardOutput {
   counts: number[];
 }
 
-const MIN_CAPACITY = 64;
+/**
+ * Capacities are multiples of this, so the attention's vectorized reductions over slots (softmax
+ * sums) put each slot in the same lane whatever the capacity; 64 covers every SIMD width and unroll.
+ */
+export const SLOT_GRANULE = 64;
+const roundUp = (n: number) => Math.ceil(n / SLOT_GRANULE) * SLOT_GRANULE;
 
 export class OnnxKvRunner {
   private rows = 1;
+  /** Slots per row and head in the buffers (a multiple of SLOT_GRANULE). */
   private capacity = 0;
-  /** Slots in use (the P of the graph's past inputs). */
-  private slots = 0;
   private keys: Float32Array[] = [];
   private values: Float32Array[] = [];
-  /** rowSlots[r][i] = slot holding row r's i-th cached token. */
-  private rowSlots: number[][] = [[]];
+  /** rowLength[b] = tokens cached for row b (in its slots 0 .. rowLength[b]-1). */
+  private rowLength: number[] = [0];
 
   private readonly presentNames: string[];
 
@@ -59,63 +63,52 @@ export class OnnxKvRunner {
     return new OnnxKvRunner(session, config);
   }
 
-  /** Floats per slot in one layer's key (or value) cache. */
-  private get slotStride(): number {
-    return this.rows * this.config.numHeads * this.config.headSize;
+  /** Floats of one row's block (all heads, all slots) in one layer's key (or value) buffer. */
+  private rowFloats(capacity = this.capacity): number {
+    return this.config.numHeads * capacity * this.config.headSize;
   }
 
   reset(rows: number): void {
     const sameShape = rows === this.rows && this.keys.length > 0;
     this.rows = rows;
-    this.slots = 0;
-    this.rowSlots = Array.from({ length: rows }, () => []);
-    // Same shape: keep the buffers (old contents need no clearing, slots past `slots` are never
-    // read). New row count: start small and grow on demand, since rows x the old capacity can be
-    // gigabytes on a large model (2 MB per token per row for GPT-NeoX-20B).
-    if (!sameShape) this.allocate(MIN_CAPACITY);
+    this.rowLength = new Array<number>(rows).fill(0);
+    // Same shape: keep the buffers (old contents need no clearing: unused slots are masked, and
+    // hold finite values, so they weigh an exact 0). New row count: start small and grow on
+    // demand, since rows x the old capacity can be gigabytes on a large model (2 MB per token per
+    // row for GPT-NeoX-20B).
+    if (!sameShape) this.allocate(SLOT_GRANULE);
   }
 
   private allocate(capacity: number): void {
-    const n = capacity * this.slotStride;
+    const n = this.rows * this.rowFloats(capacity);
     this.capacity = capacity;
     this.keys = Array.from({ length: this.config.numLayers }, () => new Float32Array(n));
     this.values = Array.from({ length: this.config.numLayers }, () => new Float32Array(n));
   }
 
-  /** Makes room for `added` more slots: first by dropping unused slots, then by doubling. */
-  private ensureCapacity(added: number): void {
-    if (this.slots + added <= this.capacity) return;
-    this.compact();
-    if (this.slots + added <= this.capacity) return;
-    // Double (amortized copies), but never past the context length unless padding needs it.
-    const needed = this.slots + added;
-    const capacity = Math.max(needed, MIN_CAPACITY, Math.min(this.capacity * 2, this.config.maxPositions));
+  /** Grows every row's block to hold `needed` slots, moving the cached tokens to the new stride. */
+  private ensureCapacity(needed: number): void {
+    if (needed <= this.capacity) return;
+    // Grow by half (amortized copies) but no further than the context needs: attention runs over
+    // every slot of the capacity, so unused ones cost time.
+    const capacity = roundUp(Math.max(needed, Math.min(this.capacity + (this.capacity >> 1), this.config.maxPositions)));
+    const { numHeads: H, headSize: hs } = this.config;
+    const oldCapacity = this.capacity;
     const oldK = this.keys;
     const oldV = this.values;
-    const live = this.slots * this.slotStride;
     this.allocate(capacity);
-    for (let l = 0; l < this.config.numLayers && live > 0; l++) {
-      this.keys[l].set(oldK[l].subarray(0, live));
-      this.values[l].set(oldV[l].subarray(0, live));
-    }
-  }
-
-  /** Drops slots that no row uses any more (padding of ragged rows, truncated tails). */
-  private compact(): void {
-    const used = new Uint8Array(this.slots);
-    for (const s of this.rowSlots) for (const i of s) used[i] = 1;
-    const map = new Int32Array(this.slots);
-    let next = 0;
-    for (let s = 0; s < this.slots; s++) map[s] = used[s] ? next++ : -1;
-    if (next === this.slots) return;
-    const st = this.slotStride;
     for (let l = 0; l < this.config.numLayers; l++) {
-      for (const buf of [this.keys[l], this.values[l]]) {
-        for (let s = 0; s < this.slots; s++) if (map[s] >= 0 && map[s] !== s) buf.copyWithin(map[s] * st, s * st, (s + 1) * st);
+      for (let b = 0; b < this.rows; b++) {
+        const live = this.rowLength[b] * hs;
+        if (live === 0) continue;
+        for (let h = 0; h < H; h++) {
+          const from = (b * H + h) * oldCapacity * hs;
+          const to = (b * H + h) * capacity * hs;
+          this.keys[l].set(oldK[l].subarray(from, from + live), to);
+          this.values[l].set(oldV[l].subarray(from, from + live), to);
+        }
       }
     }
-    this.rowSlots = this.rowSlots.map((r) => r.map((s) => map[s]));
-    this.slots = next;
   }
 
   /**
@@ -125,38 +118,43 @@ export class OnnxKvRunner {
    */
   async forward(tokens: number[][], allLogits: boolean, targets?: number[][]): Promise<ForwardOutput> {
     const c = this.config;
+    const { numHeads: H, headSize: hs } = c;
     // An empty cache takes the row count of its first forward.
-    if (tokens.length !== this.rows && this.rowSlots.every((r) => r.length === 0)) this.reset(tokens.length);
+    if (tokens.length !== this.rows && this.rowLength.every((n) => n === 0)) this.reset(tokens.length);
     const B = this.rows;
     let T = 0;
     for (const row of tokens) T = Math.max(T, row.length);
     if (targets) allLogits = true;
-    this.ensureCapacity(T);
-    const P = this.slots;
-    const S = P + T;
+    // Padding positions of short rows are written after the row's tokens too (then forgotten).
+    this.ensureCapacity(Math.max(...this.rowLength) + T);
+    const C = this.capacity;
 
-    // Inputs. Padding positions (row shorter than T) get token 0 at position 0 and attend only to
+    // Padding positions (row shorter than T) get token 0 at position 0 and attend only to
     // themselves, so they stay finite; no real position ever attends to them.
     const ids = new BigInt64Array(B * T);
     const pos = new BigInt64Array(B * T);
-    const bias = new Float32Array(B * T * S).fill(MASKED);
+    const bias = new Float32Array(B * T * C).fill(MASKED);
+    const write = new BigInt64Array(B * H * T * 3);
     const select: bigint[] = [];
     const want: bigint[] = [];
     const counts: number[] = [];
     for (let b = 0; b < B; b++) {
       const row = tokens[b];
-      const past = this.rowSlots[b];
-      const pastMask = new Float32Array(P).fill(MASKED);
-      for (const s of past) pastMask[s] = 0;
+      const past = this.rowLength[b];
       for (let t = 0; t < T; t++) {
-        const base = (b * T + t) * S;
+        const base = (b * T + t) * C;
         if (t < row.length) {
           ids[b * T + t] = BigInt(row[t]);
-          pos[b * T + t] = BigInt(past.length + t);
-          bias.set(pastMask, base);
-          bias.fill(0, base + P, base + P + t + 1);
+          pos[b * T + t] = BigInt(past + t);
+          bias.fill(0, base, base + past + t + 1);
         } else {
-          bias[base + P + t] = 0;
+          bias[base + past + t] = 0;
+        }
+        for (let h = 0; h < H; h++) {
+          const at = ((b * H + h) * T + t) * 3;
+          write[at] = BigInt(b);
+          write[at + 1] = BigInt(h);
+          write[at + 2] = BigInt(past + t);
         }
       }
       if (allLogits) {
@@ -166,22 +164,23 @@ export class OnnxKvRunner {
         }
       } else {
         select.push(BigInt(b * T + row.length - 1));
-        want.push(0n);
       }
       counts.push(allLogits ? row.length : 1);
     }
+    const scoredRows = targets ? BigInt64Array.from(select, (_, i) => BigInt(i)) : new BigInt64Array(0);
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', ids, [B, T]),
       position_ids: new ort.Tensor('int64', pos, [B, T]),
-      attention_bias: new ort.Tensor('float32', bias, [B, 1, T, S]),
+      attention_bias: new ort.Tensor('float32', bias, [B, 1, T, C]),
+      kv_write_index: new ort.Tensor('int64', write, [B * H * T, 3]),
       logits_index: new ort.Tensor('int64', BigInt64Array.from(select), [select.length]),
-      target_ids: new ort.Tensor('int64', BigInt64Array.from(want), [want.length]),
+      target_rows: new ort.Tensor('int64', scoredRows, [scoredRows.length]),
+      target_ids: new ort.Tensor('int64', targets ? BigInt64Array.from(want) : new BigInt64Array(0), [scoredRows.length]),
     };
-    const dims = [P, B, c.numHeads, c.headSize];
-    const live = P * this.slotStride;
+    const dims = [B, H, C, hs];
     for (let l = 0; l < c.numLayers; l++) {
-      feeds[io.pastKey(l)] = new ort.Tensor('float32', this.keys[l].subarray(0, live), dims);
-      feeds[io.pastValue(l)] = new ort.Tensor('float32', this.values[l].subarray(0, live), dims);
+      feeds[io.pastKey(l)] = new ort.Tensor('float32', this.keys[l], dims);
+      feeds[io.pastValue(l)] = new ort.Tensor('float32', this.values[l], dims);
     }
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
@@ -190,13 +189,21 @@ export class OnnxKvRunner {
     } catch (e) {
       throw new NeoxError(`onnxruntime failed: ${(e as Error).message}`, 'engine_failed');
     }
-    // Commit: new keys/values append at slot P, already in the cache's layout.
+    // Commit: each row's new keys/values [B,H,T,hs] go right after its cached tokens.
     for (let l = 0; l < c.numLayers; l++) {
-      this.keys[l].set(out[io.presentKey(l)].data as Float32Array, live);
-      this.values[l].set(out[io.presentValue(l)].data as Float32Array, live);
+      const newK = out[io.presentKey(l)].data as Float32Array;
+      const newV = out[io.presentValue(l)].data as Float32Array;
+      for (let b = 0; b < B; b++) {
+        const n = tokens[b].length * hs;
+        for (let h = 0; h < H; h++) {
+          const from = (b * H + h) * T * hs;
+          const to = ((b * H + h) * C + this.rowLength[b]) * hs;
+          this.keys[l].set(newK.subarray(from, from + n), to);
+          this.values[l].set(newV.subarray(from, from + n), to);
+        }
+      }
     }
-    for (let b = 0; b < B; b++) for (let t = 0; t < tokens[b].length; t++) this.rowSlots[b].push(P + t);
-    this.slots = S;
+    for (let b = 0; b < B; b++) this.rowLength[b] += tokens[b].length;
     let logits = out[targets ? 'target_logprob' : 'logits'].data as Float32Array;
     if (logits.byteOffset !== 0 || logits.byteLength !== logits.buffer.byteLength) logits = logits.slice();
     return { logits, counts };
@@ -204,52 +211,33 @@ export class OnnxKvRunner {
 
   reorder(src: number[]): void {
     if (src.length === this.rows && src.every((s, i) => s === i)) return;
-    const rowFloats = this.config.numHeads * this.config.headSize;
-    const oldSlots = this.rowSlots;
-    const P = this.slots;
+    const block = this.rowFloats();
+    const oldLength = this.rowLength;
     if (src.length === this.rows) {
-      // Beam search keeps the row count: permute slot by slot in place (no second cache).
-      const st = this.slotStride;
-      const tmp = new Float32Array(st);
+      // Beam search keeps the row count: permute row blocks through one copy of each layer.
       for (let l = 0; l < this.config.numLayers; l++) {
         for (const buf of [this.keys[l], this.values[l]]) {
-          for (let s = 0; s < P; s++) {
-            const slot = buf.subarray(s * st, (s + 1) * st);
-            tmp.set(slot);
-            for (let i = 0; i < src.length; i++) slot.set(tmp.subarray(src[i] * rowFloats, (src[i] + 1) * rowFloats), i * rowFloats);
-          }
+          const old = buf.slice();
+          src.forEach((from, to) => buf.set(old.subarray(from * block, (from + 1) * block), to * block));
         }
       }
-      this.rowSlots = src.map((i) => oldSlots[i].slice());
-      return;
-    }
-    const oldStride = this.slotStride;
-    const oldK = this.keys;
-    const oldV = this.values;
-    this.rows = src.length;
-    this.allocate(this.capacity);
-    const st = this.slotStride;
-    for (let l = 0; l < this.config.numLayers; l++) {
-      for (let s = 0; s < P; s++) {
-        for (let i = 0; i < src.length; i++) {
-          const from = s * oldStride + src[i] * rowFloats;
-          const to = s * st + i * rowFloats;
-          this.keys[l].set(oldK[l].subarray(from, from + rowFloats), to);
-          this.values[l].set(oldV[l].subarray(from, from + rowFloats), to);
-        }
+    } else {
+      const oldK = this.keys;
+      const oldV = this.values;
+      this.rows = src.length;
+      this.allocate(this.capacity);
+      for (let l = 0; l < this.config.numLayers; l++) {
+        src.forEach((from, to) => {
+          this.keys[l].set(oldK[l].subarray(from * block, (from + 1) * block), to * block);
+          this.values[l].set(oldV[l].subarray(from * block, (from + 1) * block), to * block);
+        });
       }
     }
-    this.rowSlots = src.map((i) => oldSlots[i].slice());
+    this.rowLength = src.map((i) => oldLength[i]);
   }
 
   truncate(len: number): void {
-    let last = -1;
-    this.rowSlots = this.rowSlots.map((r) => {
-      const kept = r.slice(0, len);
-      if (kept.length) last = Math.max(last, kept[kept.length - 1]);
-      return kept;
-    });
-    this.slots = last + 1;
+    this.rowLength = this.rowLength.map((n) => Math.min(n, len));
   }
 
   async dispose(): Promise<void> {

@@ -160,7 +160,7 @@ test('the cache grows past its initial capacity and reuses slots freed by trunca
   assert.ok(maxAbsDiff(short, await fresh(long.slice(0, 9))) < TOL);
 });
 
-test('slots no row uses any more are compacted away when the cache needs room', async () => {
+test('rows truncated to different lengths keep their tokens when the cache grows', async () => {
   const long = prompts.flat().slice(0, 400);
   const other = prompts.flat().slice(1000, 1300);
   // A runner of its own, so the cache starts at its initial capacity.
@@ -169,7 +169,6 @@ test('slots no row uses any more are compacted away when the cache needs room', 
   await own.forward([long.slice(0, 100), other.slice(0, 5)]);
   own.truncate(50);
   await own.forward([long.slice(50, 53), other.slice(5, 105)]);
-  // Row 0 keeps slots 0..9, row 1 slots 0..4 and 50..54: slots 10..49 are free for both.
   own.truncate(10);
   const [a, b] = await own.forward([long.slice(10, 220), other.slice(10, 12)]);
   await own.dispose();

@@ -4,8 +4,9 @@
  * are the same external-data references into model.data, so no weight is written twice on disk
  * (onnxruntime still loads them into a second session's memory when it is opened).
  *
- * Inputs:  input_ids, position_ids [B,T] int64; attention_bias [B,1,T,T] float (a cache-less
- *          forward: past_key_i / past_value_i stay as inputs and are fed empty [0,B,H,hs]);
+ * Inputs:  input_ids, position_ids [B,T] int64; attention_bias [B,1,T,C] float and
+ *          kv_write_index (a forward on an empty cache: past_key_i / past_value_i stay as inputs
+ *          and are fed zeros [B,H,C,hs]);
  *          pool_weights [B,T] float (how each position counts in the row's vector: 1/n on a
  *          row's n tokens for mean pooling, one-hot on its last token for last-token pooling, 0 on
  *          padding).

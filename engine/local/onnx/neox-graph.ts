@@ -1,21 +1,27 @@
 /**
  * GPT-NeoX as an ONNX graph with an external KV cache.
  *
- * Inputs:  input_ids [B,T] int64, position_ids [B,T] int64, attention_bias [B,1,T,P+T] float
- *          (0 = attend, large negative = masked; lets rows be ragged and several new tokens sit on
- *          top of a cache), logits_index [M] int64 (rows of the flattened [B*T] positions whose
- *          logits are wanted), past_key_i / past_value_i [P,B,H,hs] per layer.
- *          target_ids [M] int64 (token whose log-probability is wanted at each selected position;
- *          any id when unused).
- * Outputs: logits [M,V], target_logprob [M] (log_softmax(logits)[m, target_ids[m]], for
- *          perplexity without copying M x V logits out), present_key_i / present_value_i [T,B,H,hs]:
- *          only the NEW positions.
+ * Inputs:  input_ids [B,T] int64, position_ids [B,T] int64, attention_bias [B,1,T,C] float
+ *          (0 = attend, large negative = masked; C = the cache's capacity in slots),
+ *          kv_write_index [B*H*T,3] int64 (where each new key/value goes: (b, h, slot) for new
+ *          position t of row b, head h, in order), logits_index [M] int64 (rows of the flattened
+ *          [B*T] positions whose logits are wanted), past_key_i / past_value_i [B,H,C,hs] per
+ *          layer, target_rows [R] int64 and target_ids [R] int64 (rows of the M logits whose
+ *          log-probability of target_ids is wanted; empty when none is).
+ * Outputs: logits [M,V], target_logprob [R] (log_softmax(logits)[target_rows[r], target_ids[r]],
+ *          for perplexity without copying M x V logits out), present_key_i / present_value_i
+ *          [B,H,T,hs]: only the NEW positions.
  *
- * The cache is laid out position-major ([P,B,H,hs]) so the caller's preallocated cache buffer
- * holds the prefix as one contiguous view (onnxruntime-node does not copy inputs) and the new
- * keys/values append at its end. onnxruntime copies every output into JS, so returning the whole
- * cache each step would cost a copy per token; gathering hidden states before the output head
- * keeps prefill from copying T x vocab logits.
+ * Each row owns its slots (row b's i-th token in slot i of its [H,C,hs] block), the new keys and
+ * values are scattered right after the row's own tokens, and attention runs over all C slots with
+ * the unused ones masked. So a row's tokens sit at the same slots, and its attention sums run in
+ * the same order, alone, beside longer rows, or on top of a cached prefix: every precision gives
+ * the same numbers per row (a masked slot adds an exact 0). C stays a multiple of 64 so vectorized
+ * reductions over slots see the same lanes whatever the capacity.
+ *
+ * onnxruntime-node does not copy inputs, so the caller's cache buffer is fed as is; it copies
+ * every output, so only the new keys/values come back, and gathering hidden states before the
+ * output head keeps prefill from copying T x vocab logits.
  */
 import type { NeoxConfig } from '../config';
 import type { LoadProgress } from '../../types';
@@ -52,12 +58,14 @@ export function buildNeoxGraph(
     const i64 = DataType.INT64;
     const inputIds = g.input({ name: 'input_ids', elemType: i64, shape: ['batch', 'new'] });
     const positionIds = g.input({ name: 'position_ids', elemType: i64, shape: ['batch', 'new'] });
-    const bias = g.input({ name: 'attention_bias', elemType: f32, shape: ['batch', 1, 'new', 'total'] });
+    const bias = g.input({ name: 'attention_bias', elemType: f32, shape: ['batch', 1, 'new', 'capacity'] });
+    const writeIndex = g.input({ name: 'kv_write_index', elemType: i64, shape: ['written', 3] });
     const logitsIndex = g.input({ name: 'logits_index', elemType: i64, shape: ['selected'] });
-    const targetIds = g.input({ name: 'target_ids', elemType: i64, shape: ['selected'] });
+    const targetRows = g.input({ name: 'target_rows', elemType: i64, shape: ['scored'] });
+    const targetIds = g.input({ name: 'target_ids', elemType: i64, shape: ['scored'] });
     for (let l = 0; l < c.numLayers; l++) {
-      g.input({ name: io.pastKey(l), elemType: f32, shape: ['past', 'batch', H, hs] });
-      g.input({ name: io.pastValue(l), elemType: f32, shape: ['past', 'batch', H, hs] });
+      g.input({ name: io.pastKey(l), elemType: f32, shape: ['batch', H, 'capacity', hs] });
+      g.input({ name: io.pastValue(l), elemType: f32, shape: ['batch', H, 'capacity', hs] });
     }
     const progress = (done: number, message: string) =>
       onProgress?.({ stage: 'convert', message, fraction: done / (c.numLayers + 2) });
@@ -86,6 +94,7 @@ export function buildNeoxGraph(
     const shapeQkv = g.constInt64([0, 0, H, 3, hs], 'shape_qkv');
     const shapeBTD = g.constInt64([0, 0, D], 'shape_btd');
     const shapeND = g.constInt64([-1, D], 'shape_nd');
+    const shapeRowsHs = g.constInt64([-1, hs], 'shape_rows_hs');
     const split21 = g.constInt64([2, 1], 'split_2_1');
     const split11 = g.constInt64([1, 1], 'split_1_1');
     const splitHalf = R > 0 ? g.constInt64([R / 2, R / 2], 'split_rot_half') : '';
@@ -134,18 +143,19 @@ export function buildNeoxGraph(
       const q = g.op('Squeeze', [q5, axis3]); // [B,T,H,hs]
       const k = g.op('Squeeze', [k5, axis3]);
       const v = g.op('Squeeze', [v5, axis3]);
-      const [newK] = g.node('Transpose', [k], [io.presentKey(l)], { perm: [1, 0, 2, 3] }); // [T,B,H,hs]
-      const [newV] = g.node('Transpose', [v], [io.presentValue(l)], { perm: [1, 0, 2, 3] });
-      g.output({ name: newK, elemType: f32, shape: ['new', 'batch', H, hs] });
-      g.output({ name: newV, elemType: f32, shape: ['new', 'batch', H, hs] });
-      const kAll = g.op('Concat', [io.pastKey(l), newK], { axis: 0 }); // [S,B,H,hs]
-      const vAll = g.op('Concat', [io.pastValue(l), newV], { axis: 0 });
-      const kT = g.op('Transpose', [kAll], { perm: [1, 2, 3, 0] }); // [B,H,hs,S]
-      const vB = g.op('Transpose', [vAll], { perm: [1, 2, 0, 3] }); // [B,H,S,hs]
+      // New keys/values [B,H,T,hs], scattered into a copy of the cache right after each row's tokens.
+      const [newK] = g.node('Transpose', [k], [io.presentKey(l)], { perm: [0, 2, 1, 3] });
+      const [newV] = g.node('Transpose', [v], [io.presentValue(l)], { perm: [0, 2, 1, 3] });
+      g.output({ name: newK, elemType: f32, shape: ['batch', H, 'new', hs] });
+      g.output({ name: newV, elemType: f32, shape: ['batch', H, 'new', hs] });
+      // Indices address the 4-D cache as is: a Reshape of a graph input would copy the whole cache.
+      const withNew = (past: string, added: string) => g.op('ScatterND', [past, writeIndex, g.op('Reshape', [added, shapeRowsHs])]);
+      const kAll = withNew(io.pastKey(l), newK); // [B,H,C,hs]
+      const vAll = withNew(io.pastValue(l), newV);
       const qB = g.op('Mul', [g.op('Transpose', [q], { perm: [0, 2, 1, 3] }), scale]); // [B,H,T,hs]
-      const scores = g.op('Add', [g.op('MatMul', [qB, kT]), bias]);
+      const scores = g.op('Add', [g.op('MatMul', [qB, g.op('Transpose', [kAll], { perm: [0, 1, 3, 2] })]), bias]);
       const probs = g.op('Softmax', [scores], { axis: -1 });
-      const ctx = g.op('Transpose', [g.op('MatMul', [probs, vB])], { perm: [0, 2, 1, 3] }); // [B,T,H,hs]
+      const ctx = g.op('Transpose', [g.op('MatMul', [probs, vAll])], { perm: [0, 2, 1, 3] }); // [B,T,H,hs]
       const attn = linear(g.op('Reshape', [ctx, shapeBTD]), `${p}.attention.dense`, t('attention.dense'), 'attention.dense', D, D);
 
       // MLP, in parallel with attention (GPT-NeoX-20B, Pythia) or after it.
@@ -167,11 +177,13 @@ export function buildNeoxGraph(
     const logits = emitLinear(g, lnf, { name: 'embed_out', role: 'head', weight: head, K: D, N: V, layout: 'NK' }, opts);
     g.node('Identity', [logits], ['logits']);
     g.output({ name: 'logits', elemType: f32, shape: ['selected', V] });
-    // LogSoftmax runs vectorized in onnxruntime; fetched alone it spares copying the logits.
+    // LogSoftmax runs vectorized in onnxruntime; fetched alone it spares copying the logits. Only the
+    // scored rows go through it, so a generation step (no row scored) pays nothing for it.
     const axis1 = g.constInt64([1], 'axis_1');
-    const picked = g.op('GatherElements', [g.op('LogSoftmax', [logits], { axis: -1 }), g.op('Unsqueeze', [targetIds, axis1])], { axis: 1 });
+    const scored = g.op('Gather', [logits, targetRows], { axis: 0 });
+    const picked = g.op('GatherElements', [g.op('LogSoftmax', [scored], { axis: -1 }), g.op('Unsqueeze', [targetIds, axis1])], { axis: 1 });
     g.node('Squeeze', [picked, axis1], ['target_logprob']);
-    g.output({ name: 'target_logprob', elemType: f32, shape: ['selected'] });
+    g.output({ name: 'target_logprob', elemType: f32, shape: ['scored'] });
     g.finish(onnxPath, { neox_config: JSON.stringify(c) });
     progress(c.numLayers + 2, 'written');
   } catch (e) {
