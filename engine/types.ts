@@ -25,6 +25,14 @@ export const REMOTE_TIMEOUT_DEFAULTS = {
   firstTokenTimeoutMs: 30000,
 } as const;
 
+/**
+ * Where a chat against a remote server is rendered (engine/remote/chat-route.ts): 'auto' follows
+ * whether the server reports a chat template of the model's own; 'server' uses its chat route;
+ * 'local' renders the model family's format here and sends it as a plain completion.
+ */
+export const REMOTE_CHAT_TEMPLATES = ['auto', 'server', 'local'] as const;
+export type RemoteChatTemplate = (typeof REMOTE_CHAT_TEMPLATES)[number];
+
 /** Decoding settings shared by every backend (names follow the OpenAI API, camel-cased). */
 export interface DecodingOptions {
   /** Upper bound on generated tokens. */

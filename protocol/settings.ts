@@ -8,7 +8,7 @@
  *
  * The backend kinds, the quantizations and the remote timeouts are engine facts (engine/types.ts).
  */
-import { BACKEND_KINDS, CHAT_FORMATS, QUANTIZATIONS, REMOTE_TIMEOUT_DEFAULTS } from '../engine/types';
+import { BACKEND_KINDS, CHAT_FORMATS, QUANTIZATIONS, REMOTE_CHAT_TEMPLATES, REMOTE_TIMEOUT_DEFAULTS } from '../engine/types';
 
 interface Common {
   /** Position in the Settings UI. */
@@ -200,6 +200,18 @@ export const SETTINGS = {
     markdown: true,
     description:
       'Hugging Face Hub or a mirror of it that "NeoX: Download model" downloads from, e.g. `https://hf-mirror.example.com`. Empty: `HF_ENDPOINT`, else `https://huggingface.co`. The token for gated models is set with "NeoX: Set Hugging Face token" (kept in the OS keychain, never in settings; `HF_TOKEN` works too).',
+  },
+  remoteChatTemplate: {
+    type: 'enum',
+    values: REMOTE_CHAT_TEMPLATES,
+    default: 'auto',
+    order: 20,
+    enumDescriptions: [
+      "The server's chat template when the server reports one of the model's own (llama.cpp's server, in /props; its stock ChatML for a model without one does not count), else the model's format rendered here. Servers that report none (vLLM, TGI) are asked, and the format is rendered here when they refuse.",
+      "Always the server's chat route and its chat template.",
+      "The model family's format (neoxComplete.chatFormat, or recognised from the model's name) rendered here and sent as a plain completion.",
+    ],
+    description: 'Remote backends: who writes the chat prompt, the server (its chat template) or this extension (the model family\'s own format).',
   },
   adapter: {
     type: 'string',

@@ -27,6 +27,7 @@ export interface BackendSpec {
   caFile?: string;
   connectTimeoutMs?: number;
   firstTokenTimeoutMs?: number;
+  chatTemplate?: NeoxSettings['remoteChatTemplate'];
 }
 
 export type BackendBuilder = (spec: BackendSpec) => CompletionBackend;
@@ -47,6 +48,7 @@ export const defaultBuilder: BackendBuilder = (spec) => {
     caFile: spec.caFile || undefined,
     connectTimeoutMs: spec.connectTimeoutMs,
     firstTokenTimeoutMs: spec.firstTokenTimeoutMs,
+    chatTemplate: spec.chatTemplate,
   });
 };
 
@@ -128,7 +130,9 @@ export class BackendManager {
       }
     }
     // Remote-only settings take part only for remote backends: changing them never reloads a local model.
-    if (s.backend !== 'local') Object.assign(spec, { caFile: s.remoteCaFile, connectTimeoutMs: s.remoteConnectTimeoutMs, firstTokenTimeoutMs: s.remoteFirstTokenTimeoutMs });
+    if (s.backend !== 'local') {
+      Object.assign(spec, { caFile: s.remoteCaFile, connectTimeoutMs: s.remoteConnectTimeoutMs, firstTokenTimeoutMs: s.remoteFirstTokenTimeoutMs, chatTemplate: s.remoteChatTemplate });
+    }
     return spec;
   }
 

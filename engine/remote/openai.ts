@@ -11,6 +11,9 @@
  * - usage arrives in a last chunk with empty `choices` when stream_options.include_usage is
  *   set (vLLM, OpenAI, neox serve); without it we count tokens ourselves.
  * - errors: HTTP status + JSON body, or an in-stream `data: {"error": …}` event.
+ * - n > 1: llama.cpp's server refuses it (500 "Only one completion choice is allowed"); the
+ *   choices then are parallel single requests (parallel-choices.ts), from then on for that server.
+ * - chat: rendered by the server or here, per the remoteChatTemplate setting (chat-route.ts).
  */
 import { redactUrl } from '../redact';
 import type { ChatRequest, CompletionBackend, CompletionRequest, CompletionResult, DecodingOptions, EmbedInput, EmbedOptions, FinishReason, ModelInfo, TextChunk } from '../types';
@@ -21,6 +24,8 @@ import { embedRemote } from './openai-embed';
 import { CancelledError } from './http-errors';
 import { parseEventJson } from './http-sse';
 import { ResultBuilder } from './result';
+import { parallelChoices } from './parallel-choices';
+import { chatRouteFromProps, type ChatRoute } from './chat-route';
 import { endpoint, type ResolvedRemoteSettings } from './settings';
 import { TokenCounter } from './token-count';
 import { trustedCertificates } from './tls';
@@ -46,6 +51,9 @@ interface WireChunk {
   message?: string;
 }
 
+/** GET /props answers at once where it exists (llama.cpp answers it beside running generations). */
+const PROPS_TIMEOUT_MS = 5000;
+
 export class OpenAIBackend implements CompletionBackend {
   readonly http: HttpClient;
   private readonly counter: TokenCounter;
@@ -53,6 +61,10 @@ export class OpenAIBackend implements CompletionBackend {
   private info?: ModelInfo;
   private contextSource = 'the contextLength setting';
   private readonly chatFallback = new ChatFallback();
+  /** Set once this server refused n > 1: n choices are n single requests from then on. */
+  private singleChoiceOnly = false;
+  /** Where chats are rendered, decided once (chat-route.ts). */
+  private chatRoute?: Promise<ChatRoute>;
 
   /** `templateFallback: false` for TGI's chat delegate: TGI falls back to its own native route. */
   constructor(
@@ -137,6 +149,7 @@ export class OpenAIBackend implements CompletionBackend {
       return this.run('v1/chat/completions', body, req, promptTokens, onChunk);
     };
     if (this.opts.templateFallback === false) return viaServer();
+    if ((await this.routeChats()) === 'local') this.chatFallback.active = true;
     return this.chatFallback.run(
       req,
       onChunk,
@@ -151,6 +164,22 @@ export class OpenAIBackend implements CompletionBackend {
   async embed(inputs: EmbedInput[], opts?: EmbedOptions): Promise<number[][]> {
     const info = await this.load();
     return embedRemote(this.http, endpoint(this.s.baseUrl, 'v1/embeddings'), info.id, inputs, opts);
+  }
+
+  /** 'server' or 'local' for this server's chats: the setting, or for 'auto' what GET /props reports (llama.cpp). */
+  private routeChats(): Promise<ChatRoute> {
+    const setting = this.s.chatTemplate;
+    if (setting !== 'auto') return Promise.resolve(setting);
+    this.chatRoute ??= this.http.json<unknown>('GET', endpoint(this.s.baseUrl, 'props'), undefined, undefined, { retries: 0, timeoutMs: PROPS_TIMEOUT_MS }).then(
+      (props) => chatRouteFromProps(props),
+      (e: unknown) => {
+        // No /props (vLLM, TGI, neox serve: their chat route refuses a model without a template, and
+        // ChatFallback then renders here). A server that did not answer is asked again next time.
+        if (!(e instanceof NeoxError && (e.code.startsWith('http_') || e.code === 'bad_response'))) this.chatRoute = undefined;
+        return 'server' as const;
+      },
+    );
+    return this.chatRoute;
   }
 
   async countTokens(text: string): Promise<number> {
@@ -199,7 +228,32 @@ export class OpenAIBackend implements CompletionBackend {
     return body;
   }
 
+  /** One call of `path`; n choices the server refuses to give at once come from n single calls. */
   private async run(
+    path: string,
+    body: Record<string, unknown>,
+    req: { signal?: AbortSignal; n?: number; seed?: number },
+    promptTokens: number,
+    onChunk?: (c: TextChunk) => void,
+  ): Promise<CompletionResult> {
+    const n = req.n ?? 1;
+    const singles = () => {
+      const { n: _n, seed: _seed, ...one } = body;
+      return parallelChoices(n, req, onChunk, (c) =>
+        this.runOnce(path, c.seed === undefined ? one : { ...one, seed: c.seed }, { signal: c.signal }, promptTokens, c.onChunk),
+      );
+    };
+    if (n > 1 && this.singleChoiceOnly) return singles();
+    try {
+      return await this.runOnce(path, body, req, promptTokens, onChunk);
+    } catch (e) {
+      if (n === 1 || !refusesChoices(e)) throw e;
+      this.singleChoiceOnly = true;
+      return singles();
+    }
+  }
+
+  private async runOnce(
     path: string,
     body: Record<string, unknown>,
     req: { signal?: AbortSignal; n?: number },
@@ -245,6 +299,12 @@ export class OpenAIBackend implements CompletionBackend {
       out.usage = { promptTokens: chunk.usage.prompt_tokens ?? 0, completionTokens: chunk.usage.completion_tokens ?? 0 };
     }
   }
+}
+
+/** A server's refusal of n > 1 (llama.cpp: 500 "Only one completion choice is allowed"). */
+function refusesChoices(e: unknown): boolean {
+  if (!(e instanceof NeoxError) || !/^http_(400|422|500|501)$/.test(e.code)) return false;
+  return /only one (completion )?choice|\bn\b\W{0,3}(must be 1|is not supported|not supported)/i.test(e.message);
 }
 
 function parseChunk(data: string, url: URL): WireChunk {

@@ -2,7 +2,7 @@
  * Settings of a remote backend, checked once when the backend is created so that a typo in
  * a URL or a number shows up as one clear error naming the field, not as a failed request later.
  */
-import { NeoxError, REMOTE_TIMEOUT_DEFAULTS, type BackendKind } from '../types';
+import { NeoxError, REMOTE_CHAT_TEMPLATES, REMOTE_TIMEOUT_DEFAULTS, type BackendKind, type RemoteChatTemplate } from '../types';
 
 export type RemoteApiKind = Exclude<BackendKind, 'local'>;
 
@@ -33,6 +33,8 @@ export interface RemoteSettings {
   tokenizerPath?: string;
   /** Context length to assume when the server does not report one. Default 2048 (GPT-NeoX-20B). */
   contextLength?: number;
+  /** Where chats are rendered (chat-route.ts). Default 'auto'. */
+  chatTemplate?: RemoteChatTemplate;
 }
 
 export type ResolvedRemoteSettings = Required<Omit<RemoteSettings, 'model' | 'apiKey' | 'caFile' | 'tokenizerPath'>> &
@@ -66,6 +68,10 @@ export function resolveRemoteSettings(s: RemoteSettings): ResolvedRemoteSettings
   baseUrl.pathname = baseUrl.pathname.replace(/\/+$/, '').replace(/\/v1$/, '') + '/';
   baseUrl.search = '';
   baseUrl.hash = '';
+  const chatTemplate = s.chatTemplate ?? 'auto';
+  if (!(REMOTE_CHAT_TEMPLATES as readonly string[]).includes(chatTemplate)) {
+    throw new NeoxError(`neoxComplete.remoteChatTemplate: unknown value "${String(chatTemplate)}" (use ${REMOTE_CHAT_TEMPLATES.join(', ')})`, 'bad_setting');
+  }
   const out = { ...REMOTE_DEFAULTS } as Record<string, number>;
   for (const key of Object.keys(REMOTE_DEFAULTS) as (keyof typeof REMOTE_DEFAULTS)[]) {
     const v = s[key];
@@ -79,6 +85,7 @@ export function resolveRemoteSettings(s: RemoteSettings): ResolvedRemoteSettings
     ...(out as typeof REMOTE_DEFAULTS),
     kind: s.kind,
     url: s.url,
+    chatTemplate,
     baseUrl,
     model: s.model || undefined,
     apiKey: s.apiKey || undefined,

@@ -9,7 +9,7 @@
  *   … last event: "generated_text":"…","details":{"finish_reason":"length"|"eos_token"|"stop_sequence","generated_tokens":16,"seed":null,"input_length":7}
  *   errors: HTTP 4xx/5xx {"error":"…","error_type":"validation"|"overloaded"|…}, or such an object as an event.
  * TGI keeps the stop sequence in the text; our contract drops it (StopFilter).
- * TGI has no `n`: n choices are n parallel requests (seeded seed, seed+1, … when a seed is given).
+ * TGI has no `n`: n choices are n parallel requests (parallel-choices.ts; seeded seed, seed+1, … when a seed is given).
  */
 import { redactUrl } from '../redact';
 import type { ChatRequest, CompletionBackend, CompletionRequest, CompletionResult, FinishReason, ModelInfo, TextChunk } from '../types';
@@ -19,6 +19,7 @@ import { HttpClient } from './http';
 import { CancelledError } from './http-errors';
 import { parseEventJson } from './http-sse';
 import { OpenAIBackend } from './openai';
+import { parallelChoices, type SingleChoice } from './parallel-choices';
 import { ResultBuilder } from './result';
 import { endpoint, type ResolvedRemoteSettings } from './settings';
 import { StopFilter } from './stop-filter';
@@ -55,6 +56,8 @@ export class TgiBackend implements CompletionBackend {
     this.http = new HttpClient({ ...s, ca: () => trustedCertificates(s.caFile) });
     this.counter = new TokenCounter(s.tokenizerPath);
     this.chatBackend = new OpenAIBackend({ ...s, kind: 'openai' }, { templateFallback: false });
+    // TGI reports no chat template; 'auto' uses its chat route, which refuses a model without one.
+    if (s.chatTemplate === 'local') this.chatFallback.active = true;
   }
 
   load(): Promise<ModelInfo> {
@@ -100,32 +103,29 @@ export class TgiBackend implements CompletionBackend {
       }
       maxNew = Math.max(1, Math.min(maxNew, info.contextLength - promptTokens));
     }
+    const single = (c: SingleChoice) => this.completeOne(req, maxNew, promptTokens, c);
     const n = req.n ?? 1;
-    const out = new ResultBuilder(n, onChunk);
-    let completionTokens = 0;
-    let reportedTokens = true;
+    // TGI has no `n`: n choices are n parallel requests.
+    if (n > 1) return parallelChoices(n, req, onChunk, single);
+    return single({ seed: req.seed, signal: req.signal, onChunk });
+  }
+
+  /** One choice: one TGI request. */
+  private async completeOne(req: CompletionRequest, maxNew: number, promptTokens: number, c: SingleChoice): Promise<CompletionResult> {
+    const out = new ResultBuilder(1, c.onChunk);
+    let tokens: number | undefined;
     try {
-      await Promise.all(
-        Array.from({ length: n }, async (_, index) => {
-          const seed = req.seed === undefined ? undefined : req.seed + index;
-          const r = await this.generate(req, maxNew, seed, index, out, !!onChunk);
-          if (r === undefined) reportedTokens = false;
-          else completionTokens += r;
-        }),
-      );
+      tokens = await this.generate({ ...req, signal: c.signal }, maxNew, c.seed, out, !!c.onChunk);
     } catch (e) {
       if (!(e instanceof CancelledError)) throw e;
       return out.build(() => ({ promptTokens, completionTokens: 0 }), true);
     }
-    if (reportedTokens) out.usage = { promptTokens, completionTokens };
-    return out.build(() => ({
-      promptTokens,
-      completionTokens: Array.from({ length: n }, (_, i) => this.counter.count(out.text(i))).reduce((a, b) => a + b, 0),
-    }));
+    if (tokens !== undefined) out.usage = { promptTokens, completionTokens: tokens };
+    return out.build(() => ({ promptTokens, completionTokens: this.counter.count(out.text(0)) }));
   }
 
-  /** One TGI request for choice `index`; returns the generated-token count when TGI reports it. */
-  private async generate(req: CompletionRequest, maxNew: number, seed: number | undefined, index: number, out: ResultBuilder, stream: boolean): Promise<number | undefined> {
+  /** One TGI request into `out`'s only choice; returns the generated-token count when TGI reports it. */
+  private async generate(req: CompletionRequest, maxNew: number, seed: number | undefined, out: ResultBuilder, stream: boolean): Promise<number | undefined> {
     const sampling = (req.temperature ?? 0) > 0;
     // TGI rejects temperature <= 0 and top_p outside (0, 1): send only meaningful values.
     const parameters: Record<string, unknown> = { max_new_tokens: maxNew, details: true, do_sample: sampling };
@@ -141,8 +141,8 @@ export class TgiBackend implements CompletionBackend {
     const filter = new StopFilter(req.stop ?? []);
     let tokens: number | undefined;
     const finish = (ev: TgiEvent) => {
-      out.append(index, filter.flush());
-      out.finish(index, filter.stopped ? 'stop' : tgiFinish(ev.details?.finish_reason));
+      out.append(0, filter.flush());
+      out.finish(0, filter.stopped ? 'stop' : tgiFinish(ev.details?.finish_reason));
       tokens = ev.details?.generated_tokens;
     };
 
@@ -150,7 +150,7 @@ export class TgiBackend implements CompletionBackend {
       const url = endpoint(this.s.baseUrl, 'generate_stream');
       const { ended } = await this.http.sse(url, body, req.signal, (data) => {
         const ev = parseEvent(data, url);
-        if (ev.token && !ev.token.special) out.append(index, filter.push(ev.token.text));
+        if (ev.token && !ev.token.special) out.append(0, filter.push(ev.token.text));
         if (ev.details || (ev.generated_text !== null && ev.generated_text !== undefined)) {
           finish(ev);
           return true;
@@ -163,7 +163,7 @@ export class TgiBackend implements CompletionBackend {
       const ev = await this.http.json<TgiEvent | TgiEvent[]>('POST', url, body, req.signal);
       const one = Array.isArray(ev) ? ev[0] : ev;
       if (typeof one?.generated_text !== 'string') throw new NeoxError(`${redactUrl(url)} answered without generated_text`, 'bad_response');
-      out.append(index, filter.push(one.generated_text));
+      out.append(0, filter.push(one.generated_text));
       finish(one);
     }
     return tokens;

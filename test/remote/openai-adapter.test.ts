@@ -14,6 +14,8 @@ const fast = { connectTimeoutMs: 1000, firstTokenTimeoutMs: 2000, idleTimeoutMs:
 function vllm(gen: Script, maxModelLen = 2048): Script {
   return (req, res, raw) => {
     if (req.path === '/v1/models') return json(res, 200, vllmModels(maxModelLen));
+    // vLLM has no /props (llama.cpp's server describes its chat template there).
+    if (req.path === '/props') return json(res, 404, { detail: 'Not Found' });
     return gen(req, res, raw);
   };
 }

@@ -70,6 +70,13 @@ test('BackendManager: remote CA file and timeouts reach a remote backend and nev
   assert.equal(m.apply({ ...remote, remoteFirstTokenTimeoutMs: 90_000 }), true, 'a new timeout rebuilds the remote backend');
   await m.ready();
   assert.equal(r.built.at(-1)!.firstTokenTimeoutMs, 90_000);
+  assert.equal(r.built.at(-1)!.chatTemplate, 'auto', 'remoteChatTemplate defaults to auto');
+  assert.equal(m.apply({ ...remote, remoteFirstTokenTimeoutMs: 90_000, remoteChatTemplate: 'local' }), true, 'remoteChatTemplate rebuilds');
+  await m.ready();
+  assert.equal(r.built.at(-1)!.chatTemplate, 'local');
+  assert.equal(m.apply({ ...local, remoteChatTemplate: 'server' }), true);
+  await m.ready();
+  assert.equal(r.built.at(-1)!.chatTemplate, undefined, 'a local backend has none');
 });
 
 test('defaultBuilder: a CA file that cannot be read fails on use, naming the setting and the file', async () => {

@@ -47,6 +47,7 @@ describe('non-English text through the language server (recording backend)', () 
   before(async () => {
     srv = await startScripted(async (req, res) => {
       if (req.path === '/v1/models') return json(res, 200, vllmModels());
+      if (req.method !== 'POST') return json(res, 404, { detail: 'Not Found' });
       const chatting = req.path === '/v1/chat/completions';
       const text = chatting ? ANSWER : CODE;
       if (req.body.stream !== true) {
