@@ -78,7 +78,7 @@ export class OnnxEmbedRunner {
       input_ids: new ort.Tensor('int64', ids, [B, T]),
       position_ids: new ort.Tensor('int64', pos, [B, T]),
       attention_bias: new ort.Tensor('float32', bias, [B, 1, T, C]),
-      kv_write_index: new ort.Tensor('int64', write, [B * H * T, 3]),
+      kv_write_index: new ort.Tensor('int64', write, [B, H, T, 3]),
       pool_weights: new ort.Tensor('float32', weights, [B, T]),
     };
     // The graph reads the cache but never changes it: one zero buffer serves every layer.

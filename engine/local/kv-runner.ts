@@ -172,7 +172,7 @@ export class OnnxKvRunner {
       input_ids: new ort.Tensor('int64', ids, [B, T]),
       position_ids: new ort.Tensor('int64', pos, [B, T]),
       attention_bias: new ort.Tensor('float32', bias, [B, 1, T, C]),
-      kv_write_index: new ort.Tensor('int64', write, [B * H * T, 3]),
+      kv_write_index: new ort.Tensor('int64', write, [B, H, T, 3]),
       logits_index: new ort.Tensor('int64', BigInt64Array.from(select), [select.length]),
       target_rows: new ort.Tensor('int64', scoredRows, [scoredRows.length]),
       target_ids: new ort.Tensor('int64', targets ? BigInt64Array.from(want) : new BigInt64Array(0), [scoredRows.length]),

@@ -3,8 +3,8 @@
  *
  * Inputs:  input_ids [B,T] int64, position_ids [B,T] int64, attention_bias [B,1,T,C] float
  *          (0 = attend, large negative = masked; C = the cache's capacity in slots),
- *          kv_write_index [B*H*T,3] int64 (where each new key/value goes: (b, h, slot) for new
- *          position t of row b, head h, in order), logits_index [M] int64 (rows of the flattened
+ *          kv_write_index [B,H,T,3] int64 (where each new key/value goes: (b, h, slot) for new
+ *          position t of row b, head h), logits_index [M] int64 (rows of the flattened
  *          [B*T] positions whose logits are wanted), past_key_i / past_value_i [B,H,C,hs] per
  *          layer, target_rows [R] int64 and target_ids [R] int64 (rows of the M logits whose
  *          log-probability of target_ids is wanted; empty when none is).
@@ -30,7 +30,7 @@ import { names } from '../weights';
 import { DataType } from './onnx-proto';
 import { GraphBuilder } from './graph';
 import { emitLinear } from './linear';
-import { rotaryTables } from './rotary';
+import { rotaryCaches } from './rotary';
 import type { LinearOptions, LinearRole } from './linear-spec';
 import { GptqCalibration, type CalibratedLinear } from '../quant/gptq-calibration';
 
@@ -59,7 +59,7 @@ export function buildNeoxGraph(
     const inputIds = g.input({ name: 'input_ids', elemType: i64, shape: ['batch', 'new'] });
     const positionIds = g.input({ name: 'position_ids', elemType: i64, shape: ['batch', 'new'] });
     const bias = g.input({ name: 'attention_bias', elemType: f32, shape: ['batch', 1, 'new', 'capacity'] });
-    const writeIndex = g.input({ name: 'kv_write_index', elemType: i64, shape: ['written', 3] });
+    const writeIndex = g.input({ name: 'kv_write_index', elemType: i64, shape: ['batch', H, 'new', 3] });
     const logitsIndex = g.input({ name: 'logits_index', elemType: i64, shape: ['selected'] });
     const targetRows = g.input({ name: 'target_rows', elemType: i64, shape: ['scored'] });
     const targetIds = g.input({ name: 'target_ids', elemType: i64, shape: ['scored'] });
@@ -80,31 +80,20 @@ export function buildNeoxGraph(
     let x = g.op('Gather', ['embed_in', inputIds], { axis: 0 });
     progress(1, 'embeddings');
 
-    // Rotary tables gathered once per run, shared by every layer: [B,T,1,1,R].
-    let cos = '';
-    let sin = '';
     if (R > 0) {
-      const t = rotaryTables(c);
-      g.initializer('rotary_cos', t.cos, [c.maxPositions, R]);
-      g.initializer('rotary_sin', t.sin, [c.maxPositions, R]);
-      const axes = g.constInt64([2, 3], 'axes_2_3');
-      cos = g.op('Unsqueeze', [g.op('Gather', ['rotary_cos', positionIds], { axis: 0 }), axes]);
-      sin = g.op('Unsqueeze', [g.op('Gather', ['rotary_sin', positionIds], { axis: 0 }), axes]);
+      const t = rotaryCaches(c);
+      g.initializer('rotary_cos', t.cos, [c.maxPositions, R / 2]);
+      g.initializer('rotary_sin', t.sin, [c.maxPositions, R / 2]);
     }
-    const shapeQkv = g.constInt64([0, 0, H, 3, hs], 'shape_qkv');
+    // Rotates the first R dims of each head of x [B,H,T,hs] (GPT-NeoX's rotate_half, not interleaved).
+    const rotate = (x: string, name?: string) =>
+      R > 0
+        ? g.node('RotaryEmbedding', [x, positionIds, 'rotary_cos', 'rotary_sin'], name ? [name] : 1, { interleaved: 0, num_heads: H, rotary_embedding_dim: R }, 'com.microsoft')[0]
+        : x;
+    const shapeQkv = g.constInt64([0, 0, H, 3 * hs], 'shape_qkv');
     const shapeBTD = g.constInt64([0, 0, D], 'shape_btd');
     const shapeND = g.constInt64([-1, D], 'shape_nd');
-    const shapeRowsHs = g.constInt64([-1, hs], 'shape_rows_hs');
-    const split21 = g.constInt64([2, 1], 'split_2_1');
-    const split11 = g.constInt64([1, 1], 'split_1_1');
-    const splitHalf = R > 0 ? g.constInt64([R / 2, R / 2], 'split_rot_half') : '';
-    const axis3 = g.constInt64([3], 'axis_3');
-    // Partial rotary only: slice bounds for the rotated and pass-through dims.
-    const partial = R > 0 && R < hs;
-    const axis4 = partial ? g.constInt64([4], 'axis_4') : '';
-    const zero = partial ? g.constInt64([0], 'zero') : '';
-    const rEnd = partial ? g.constInt64([R], 'rot_end') : '';
-    const hsEnd = partial ? g.constInt64([hs], 'head_end') : '';
+    const splitQkv = g.constInt64([hs, hs, hs], 'split_qkv');
     const scale = g.constFloat([1 / Math.sqrt(hs)], [], 'attn_scale');
 
     const layerNorm = (input: string, prefix: string, tensorPrefix: string) => {
@@ -130,29 +119,18 @@ export function buildNeoxGraph(
       const ln1 = layerNorm(x, `${p}.input_layernorm`, t('input_layernorm'));
       const qkv = linear(ln1, `${p}.attention.query_key_value`, t('attention.query_key_value'), 'attention.qkv', 3 * D, D);
       // query_key_value output is interleaved per head: [q, k, v] for head 0, then head 1, ...
-      const [qk, v5] = g.node('Split', [g.op('Reshape', [qkv, shapeQkv]), split21], 2, { axis: 3 });
-      let qkRot = qk;
-      if (R > 0) {
-        const rot = R < hs ? g.op('Slice', [qk, zero, rEnd, axis4]) : qk;
-        const [r1, r2] = g.node('Split', [rot, splitHalf], 2, { axis: 4 });
-        const swapped = g.op('Concat', [r2, r1], { axis: 4 });
-        const rotated = g.op('Add', [g.op('Mul', [rot, cos]), g.op('Mul', [swapped, sin])]);
-        qkRot = R < hs ? g.op('Concat', [rotated, g.op('Slice', [qk, rEnd, hsEnd, axis4])], { axis: 4 }) : rotated;
-      }
-      const [q5, k5] = g.node('Split', [qkRot, split11], 2, { axis: 3 });
-      const q = g.op('Squeeze', [q5, axis3]); // [B,T,H,hs]
-      const k = g.op('Squeeze', [k5, axis3]);
-      const v = g.op('Squeeze', [v5, axis3]);
+      const [q, k, v] = g.node('Split', [g.op('Reshape', [qkv, shapeQkv]), splitQkv], 3, { axis: 3 }); // [B,T,H,hs]
+      const toHeads = (x: string, name?: string) => g.node('Transpose', [x], name ? [name] : 1, { perm: [0, 2, 1, 3] })[0]; // [B,H,T,hs]
       // New keys/values [B,H,T,hs], scattered into a copy of the cache right after each row's tokens.
-      const [newK] = g.node('Transpose', [k], [io.presentKey(l)], { perm: [0, 2, 1, 3] });
-      const [newV] = g.node('Transpose', [v], [io.presentValue(l)], { perm: [0, 2, 1, 3] });
+      const newK = R > 0 ? rotate(toHeads(k), io.presentKey(l)) : toHeads(k, io.presentKey(l));
+      const newV = toHeads(v, io.presentValue(l));
       g.output({ name: newK, elemType: f32, shape: ['batch', H, 'new', hs] });
       g.output({ name: newV, elemType: f32, shape: ['batch', H, 'new', hs] });
       // Indices address the 4-D cache as is: a Reshape of a graph input would copy the whole cache.
-      const withNew = (past: string, added: string) => g.op('ScatterND', [past, writeIndex, g.op('Reshape', [added, shapeRowsHs])]);
+      const withNew = (past: string, added: string) => g.op('ScatterND', [past, writeIndex, added]);
       const kAll = withNew(io.pastKey(l), newK); // [B,H,C,hs]
       const vAll = withNew(io.pastValue(l), newV);
-      const qB = g.op('Mul', [g.op('Transpose', [q], { perm: [0, 2, 1, 3] }), scale]); // [B,H,T,hs]
+      const qB = g.op('Mul', [rotate(toHeads(q)), scale]); // [B,H,T,hs]
       const scores = g.op('Add', [g.op('MatMul', [qB, g.op('Transpose', [kAll], { perm: [0, 1, 3, 2] })]), bias]);
       const probs = g.op('Softmax', [scores], { axis: -1 });
       const ctx = g.op('Transpose', [g.op('MatMul', [probs, vAll])], { perm: [0, 2, 1, 3] }); // [B,T,H,hs]
