@@ -17,7 +17,7 @@
 // model only) checks the mechanics; its numbers mean nothing. Measure on an idle machine: llama.cpp's
 // threads spin while they wait, so one busy core ruins its decode figures.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,19 +36,20 @@ import {
   type LlamaBenchResult,
   type OurPrecision,
 } from './peer-lib';
+import { ensureGguf, PEER } from './peer-gguf';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const shared = resolve(repo, '..', 'shared');
 const { values: args } = parseArgs({
   options: {
-    'llama-cpp': { type: 'string', default: join(shared, 'peer', 'llama.cpp') },
+    'llama-cpp': { type: 'string', default: PEER.llamaCpp },
     threads: { type: 'string' },
     models: { type: 'string' },
     quants: { type: 'string' },
     reps: { type: 'string' },
     quick: { type: 'boolean', default: false },
     model: { type: 'string', default: join(repo, 'models', 'neox-code-23m') },
-    'make-gguf': { type: 'string', default: join(shared, 'peer', 'make-gguf.sh') },
+    'make-gguf': { type: 'string', default: PEER.makeGguf },
     'make-random': { type: 'string', default: join(shared, 'tools', 'make_random_neox.py') },
     child: { type: 'string' }, // internal: one configuration, as JSON (ChildSpec)
   },
@@ -150,7 +151,7 @@ if (args.child) {
 // ---------------------------------------------------------------- parent
 
 const self = fileURLToPath(import.meta.url);
-const peerCache = join(repo, '.cache', 'peer');
+const peerCache = PEER.cacheDir;
 const onnxCache = join(peerCache, 'onnx');
 const threads = args.threads ? Number(args.threads) : availableParallelism();
 const reps = args.reps ? Number(args.reps) : args.quick ? 1 : 3;
@@ -211,19 +212,11 @@ function prepareModel(which: string): Model {
     }
   }
   const name = which === '410m' ? 'pythia-410m-random' : basename(dir);
-  const ggufPrefix = join(peerCache, name);
-  const gguf = (q: OurPrecision) => `${ggufPrefix}-${GGUF_TYPE[q]}.gguf`;
-  // make-gguf.sh writes F32, Q8_0 and Q4_0 together: make all when one is missing, into a temp folder first.
-  if ((['fp32', 'int8', 'int4'] as const).some((q) => !existsSync(gguf(q)))) {
-    needPython(`the GGUF files of ${name}`);
-    log(`making ${ggufPrefix}-{F32,Q8_0,Q4_0}.gguf with ${args['make-gguf']}`);
-    const tmp = mkdtempSync(join(peerCache, 'gguf-'));
-    try {
-      mustRun('bash', [resolve(args['make-gguf']!), dir, join(tmp, name)], 'make-gguf.sh');
-      for (const q of ['F32', 'Q8_0', 'Q4_0']) renameSync(join(tmp, `${name}-${q}.gguf`), `${ggufPrefix}-${q}.gguf`);
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
+  let ggufPrefix = '';
+  try {
+    ggufPrefix = ensureGguf(dir, name, { cacheDir: peerCache, makeGguf: args['make-gguf'], log });
+  } catch (e) {
+    fail((e as Error).message);
   }
   return { name, dir, ggufPrefix, quants: quantsFor(which) };
 }

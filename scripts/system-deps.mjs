@@ -6,7 +6,10 @@
 //                                    from source when code-server is installed into .cache/;
 //   ripgrep                          code-server's @vscode/ripgrep would download rg from GitHub;
 //   qemu-user                        runs the int8/int4 kernel tests on an emulated AVX2-only processor
-//                                    (test/engine/kernels-avx2.test.ts; skipped where it is missing).
+//                                    (test/engine/kernels-avx2.test.ts; skipped where it is missing);
+//   python3-numpy python3-yaml       ../shared/peer/make-gguf.sh (llama.cpp's gguf-py) converts the default
+//                                    model to GGUF for the llama-server integration test
+//                                    (test/remote/llama-server.test.ts) and npm run bench:peer.
 // Missing ones are installed with apt-get when this runs as root on Debian/Ubuntu; otherwise it stops at
 // once and prints the one command to run. Exit 0: all present (or now installed); 1: missing.
 //   node scripts/system-deps.mjs           check, install as root
@@ -26,12 +29,18 @@ export const DEBIAN_PACKAGES = {
   'libkrb5-dev': () => has('krb5-config') || existsSync('/usr/include/gssapi/gssapi.h'),
   ripgrep: () => has('rg'),
   'qemu-user': () => has('qemu-x86_64'),
+  'python3-numpy': () => pythonHas('numpy'),
+  'python3-yaml': () => pythonHas('yaml'),
 };
 export const installCommand = (pkgs = Object.keys(DEBIAN_PACKAGES)) =>
   `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${pkgs.join(' ')}`;
 
 function has(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+function pythonHas(module) {
+  return spawnSync('python3', ['-c', `import ${module}`], { stdio: 'ignore' }).status === 0;
 }
 
 /** The packages from DEBIAN_PACKAGES that are missing (dpkg's word where dpkg exists). */
