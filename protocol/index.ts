@@ -114,6 +114,31 @@ export interface ChatContext {
   fileName?: string;
   languageId?: string;
   text: string;
+  /**
+   * The lines of `text` the user selected or has the cursor on (0-based, endLine included). When the
+   * attachment does not fit the model's context, these lines are kept whole with as much of the text
+   * above and below them as fits, balanced; without it the start of the text is kept.
+   */
+  selection?: ChatLines;
+}
+export interface ChatLines {
+  startLine: number;
+  endLine: number;
+}
+/** What of one attachment was left out to fit the model's context: it kept lines [keptFrom, keptTo) of its text. */
+export interface ChatAttachmentCut {
+  fileName?: string;
+  /** Lines of the attachment's text. */
+  lines: number;
+  /** The kept piece: from line keptFrom (0-based) up to keptTo (excluded); equal when nothing was kept. */
+  keptFrom: number;
+  keptTo: number;
+  /** Characters cut off the end of the last kept line, when only its start fit (a very long line). */
+  lineCut?: number;
+  /** Characters left out in all. */
+  chars: number;
+  /** The attachment's selection (ChatContext.selection) the piece was kept around. */
+  selection?: ChatLines;
 }
 export interface ChatParams {
   streamId: string;
@@ -129,8 +154,11 @@ export interface ChatResult {
   finishReason: string;
   /** The prompt format the answer was generated with (CHAT_FORMATS, or 'server': a remote server's own template). */
   format?: string;
-  /** What did not fit in the model's context: the oldest turns dropped, the attachment characters cut. */
-  omitted?: { turns: number; attachmentChars: number };
+  /**
+   * What did not fit in the model's context: the oldest turns dropped, the attachment characters cut,
+   * and (present when some were cut) what each cut attachment kept.
+   */
+  omitted?: { turns: number; attachmentChars: number; attachments?: ChatAttachmentCut[] };
   /** The format's name for people, for the chat view ("GPT-NeoXT-Chat": snippets/chat/formats.json `label`). */
   formatLabel?: string;
   /** What was left out to fit the model's context, in words for the chat view; absent when nothing was. */

@@ -131,14 +131,18 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     if (attach === 'none' || !editor || editor.document.isClosed) return {};
     const doc = editor.document;
     const name = vscode.workspace.asRelativePath(doc.uri);
-    if (attach === 'selection' && !editor.selection.isEmpty) {
-      const s = editor.selection;
+    const s = editor.selection;
+    if (attach === 'selection' && !s.isEmpty) {
       return {
         ctx: { fileName: name, languageId: doc.languageId, text: doc.getText(s) },
         label: `${name}:${s.start.line + 1}-${s.end.line + 1}`,
       };
     }
-    return { ctx: { fileName: name, languageId: doc.languageId, text: doc.getText() }, label: name };
+    // The file is cut around the selection (or the cursor's line) when it does not fit the context;
+    // a selection ending at the start of a line does not take that line.
+    const endLine = s.end.line > s.start.line && s.end.character === 0 ? s.end.line - 1 : s.end.line;
+    const selection = { startLine: s.start.line, endLine };
+    return { ctx: { fileName: name, languageId: doc.languageId, text: doc.getText(), selection }, label: name };
   }
 
   private async send(text: string, attach: Attach): Promise<string | undefined> {
