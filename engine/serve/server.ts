@@ -40,7 +40,7 @@ export interface ServeOptions {
   allowOrigins?: string[];
   /** A client that does not read its answer for this long is dropped. Default 30000. */
   writeTimeoutMs?: number;
-  /** Time to receive a request's headers (server.headersTimeout). Default 10000. */
+  /** Time to receive a request's headers (server.headersTimeout), and a new connection's first request. Default 10000. */
   headersTimeoutMs?: number;
   /** Time to receive a whole request (server.requestTimeout). Default 60000. */
   requestTimeoutMs?: number;
@@ -95,6 +95,7 @@ export async function startServe(backend: CompletionBackend, opts: ServeOptions 
   // Node checks the header and request timeouts on this interval (default 30 s): keep it below them.
   const server = http.createServer({ connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(headersTimeout, requestTimeout) / 2))) }, (req, res) => {
     const socket = req.socket;
+    clearTimeout(silent.get(socket));
     busy.set(socket, (busy.get(socket) ?? 0) + 1);
     res.once('close', () => busy.set(socket, (busy.get(socket) ?? 1) - 1));
     const gone = new AbortController();
@@ -117,6 +118,14 @@ export async function startServe(backend: CompletionBackend, opts: ServeOptions 
   server.timeout = idleTimeout;
   server.on('timeout', (socket: Socket) => {
     if (!busy.get(socket)) socket.destroy();
+  });
+  // Node's header timeout starts at a request's first byte, so a connection that never sends one would be
+  // held until the idle timeout: it gets the header timeout from connecting to deliver its first request.
+  const silent = new WeakMap<Socket, NodeJS.Timeout>();
+  server.on('connection', (socket: Socket) => {
+    const timer = setTimeout(() => socket.destroy(), headersTimeout);
+    silent.set(socket, timer);
+    socket.once('close', () => clearTimeout(timer));
   });
   await listen(server, opts);
   const addr = server.address() as AddressInfo;

@@ -327,6 +327,29 @@ test('(7) the http server has header, request, keep-alive and idle timeouts', as
   assert.equal(a.status, 200);
 });
 
+test('(7) connections that never send a byte are closed after the header timeout, not left for the idle timeout', async () => {
+  // The idle timeout is long here: only the header timeout may close these.
+  const { serve } = await serveFake(fakeBackend(), { headersTimeoutMs: 300, idleTimeoutMs: 60_000 });
+  const t0 = Date.now();
+  const silent = await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      const sock = net.connect(serve.port, '127.0.0.1');
+      await new Promise((r) => sock.once('connect', r));
+      // Node checks its own timeouts on an interval; 5 s covers a busy shared machine.
+      const closedAt = await new Promise<number>((r) => {
+        const giveUp = setTimeout(() => r(Infinity), 5000);
+        sock.once('close', () => (clearTimeout(giveUp), r(Date.now() - t0)));
+      });
+      sock.destroy();
+      return closedAt;
+    }),
+  );
+  assert.ok(silent.every((ms) => ms < 5000), `closed after ${silent.join(', ')} ms`);
+  // A client that sends its request in time is served on the same kind of connection.
+  const ok = await call(serve.url, 'GET', '/health');
+  assert.equal(ok.status, 200);
+});
+
 // ---- (8) credentials ----
 
 test('(8) one redact helper: URLs lose user, password and query in remote error messages; server/redact re-exports it', () => {
