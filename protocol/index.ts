@@ -37,6 +37,11 @@ export interface NeoxInitializationOptions {
   testHooks?: boolean;
   /** Backend health poll while healthy, ms (default 5000; tests shorten it); the backoff while failing starts at the smaller of this and 1 s. */
   healthPollMs?: number;
+  /**
+   * The editor's storage folder for this workspace (ExtensionContext.storageUri): the workspace index
+   * lives in its `workspace-index/` folder. Absent (no folder open): no workspace index.
+   */
+  workspaceStoragePath?: string;
 }
 
 /**
@@ -163,6 +168,8 @@ export interface ChatResult {
   formatLabel?: string;
   /** What was left out to fit the model's context, in words for the chat view; absent when nothing was. */
   notice?: string;
+  /** The workspace code the answer was given (found by the workspace index), for the chat view's links. */
+  sources?: CodeLocation[];
 }
 /** Client -> server request: the assistant's answer to the conversation, streamed with `neox/stream`. */
 export const ChatRequest = new RequestType<ChatParams, ChatResult, void>('neox/chat');
@@ -204,6 +211,8 @@ export interface StatusParams {
   message?: string;
   /** Load/convert progress 0..1 when known. */
   progress?: number;
+  /** The workspace index; absent when there is none (no folder, neoxComplete.index.enabled off). */
+  index?: IndexStatus;
 }
 /** Server -> client notification, whenever the state changes. */
 export const StatusNotification = new NotificationType<StatusParams>('neox/status');
@@ -355,3 +364,64 @@ export interface ModelNotDownloadedParams {
  * error "not downloaded: run NeoX: Download model"). The client asks the user before downloading.
  */
 export const ModelNotDownloadedNotification = new NotificationType<ModelNotDownloadedParams>('neox/modelNotDownloaded');
+
+// ---------- workspace index ----------
+
+/**
+ * off: disabled or unavailable (the message says why); starting: opening or rebuilding the index;
+ * scanning: comparing the folders with it; indexing: files being read and embedded; paused: by the
+ * user (neox/indexControl); ready: up to date; error: stopped (the message says why).
+ */
+export type IndexState = 'off' | 'starting' | 'scanning' | 'indexing' | 'paused' | 'ready' | 'error';
+export interface IndexStatus {
+  state: IndexState;
+  /** Of the files queued since the last scan, how many are done. */
+  filesDone: number;
+  filesTotal: number;
+  /** Files and chunks in the index. */
+  files: number;
+  chunks: number;
+  message?: string;
+}
+
+/** A range of lines of a workspace file. */
+export interface CodeLocation {
+  uri: string;
+  /** Workspace-relative path, for display. */
+  path: string;
+  /** 0-based, inclusive. */
+  startLine: number;
+  endLine: number;
+}
+
+/** hybrid: keyword and vector rankings fused; vector: by meaning only; keyword: by identifiers and words only. */
+export const SEARCH_MODES = ['hybrid', 'vector', 'keyword'] as const;
+export type SearchMode = (typeof SEARCH_MODES)[number];
+export interface SearchWorkspaceParams {
+  query: string;
+  /** Results wanted (default 20, at most 100). */
+  limit?: number;
+  /** Default 'hybrid': keyword and vector rankings fused. */
+  mode?: SearchMode;
+}
+export interface SearchResultItem extends CodeLocation {
+  /** Names of the definitions in the chunk ('' for none). */
+  name: string;
+  /** The chunk's first lines. */
+  preview: string;
+  score: number;
+}
+export interface SearchWorkspaceResult {
+  results: SearchResultItem[];
+  /** The index's state when it answered (results may be partial while it is indexing). */
+  index: IndexStatus;
+}
+/** Client -> server request: chunks of workspace code matching `query` ("NeoX: Search workspace"). */
+export const SearchWorkspaceRequest = new RequestType<SearchWorkspaceParams, SearchWorkspaceResult, void>('neox/searchWorkspace');
+
+export interface IndexControlParams {
+  /** pause: stop indexing until resumed (also across file changes); resume; rebuild: index every file again from scratch. */
+  action: 'pause' | 'resume' | 'rebuild';
+}
+/** Client -> server request: pause, resume or rebuild the workspace index; answers its status after the change. */
+export const IndexControlRequest = new RequestType<IndexControlParams, IndexStatus, void>('neox/indexControl');

@@ -28,6 +28,9 @@ export type SettingSpec = Common &
     | { type: 'stringArray'; default: readonly string[] }
   );
 
+/** The workspace index leaves out files larger than this (server/index/files.ts). */
+export const INDEX_MAX_FILE_KB = 512;
+
 export const SETTINGS = {
   enabled: {
     type: 'boolean',
@@ -220,6 +223,23 @@ export const SETTINGS = {
     markdown: true,
     description:
       'Local backend: the LoRA adapter folder merged into the model\'s weights, usually one of `neoxComplete.adapters`, chosen for this workspace with "NeoX: Select model / backend" (a workspace setting). Empty: none.',
+  },
+  'index.enabled': {
+    type: 'boolean',
+    default: true,
+    order: 22,
+    markdown: true,
+    description:
+      'Keep a semantic index of the workspace (in the editor\'s workspace storage, built in the background with the current model\'s embeddings): completions and chat then see related code from files that are not open, and "NeoX: Search workspace" searches it.',
+  },
+  'index.exclude': {
+    type: 'stringArray',
+    default: [],
+    order: 23,
+    markdown: true,
+    description:
+      'Files and folders the workspace index leaves out, as `.gitignore` patterns relative to the workspace folder (e.g. `vendor/`, `*.generated.ts`, `docs/**/*.md`), on top of every `.gitignore`, `.git/` and `node_modules/`. Binary, generated, minified and files over ' +
+      `${INDEX_MAX_FILE_KB} KB are always left out.`,
   },
 } as const satisfies Record<string, SettingSpec>;
 

@@ -40,13 +40,24 @@ export function resolveSettings(raw: unknown): { settings: EffectiveSettings; pr
   const r = raw as Record<string, unknown>;
   const out = settings as Record<string, unknown>;
   for (const [key, spec] of SETTING_ENTRIES) {
-    const v = r[key];
+    const v = settingValue(r, key);
     if (v === undefined || v === null) continue;
     const value = resolveValue(spec, v);
     if (value !== undefined) out[key] = value;
     else problems.push(`neoxComplete.${key}: ${JSON.stringify(v)} is not valid, using ${JSON.stringify(out[key])}`);
   }
   return { settings, problems };
+}
+
+/**
+ * The raw value of `key`: VS Code answers a dotted key (`index.exclude`) as nested objects
+ * ({index: {exclude}}); a flat dotted key is read too.
+ */
+function settingValue(raw: Record<string, unknown>, key: string): unknown {
+  if (key in raw || !key.includes('.')) return raw[key];
+  let v: unknown = raw;
+  for (const part of key.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+  return v;
 }
 
 export function languageEnabled(s: NeoxSettings, languageId: string): boolean {

@@ -19,7 +19,8 @@ let init: Promise<void> | undefined;
 const languages = new Map<string, Promise<Parser.Language>>();
 const parsers = new Map<string, Parser>();
 
-async function parserFor(runtimeWasm: string, grammarWasm: string): Promise<Parser> {
+/** A parser for the grammar, loaded once per thread. */
+export async function parserFor(runtimeWasm: string, grammarWasm: string): Promise<Parser> {
   init ??= Parser.init({ locateFile: () => runtimeWasm });
   await init;
   let parser = parsers.get(grammarWasm);
