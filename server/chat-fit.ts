@@ -1,18 +1,25 @@
 /**
  * Fits a chat request to the model's context window: the oldest turns are dropped first (a user
- * turn with the answer that followed it), then the attachments are cut around their middle (both
- * ends trimmed at line boundaries, marked with a `…` line), and the system prompt and the last user
- * turn are always kept. The prompt is measured as the backend renders it (CompletionBackend
- * renderChat + countTokens) where it can, else estimated from the messages.
+ * turn with the answer that followed it), then the attachments are cut to pieces of whole lines
+ * around their selection, else from their start (chat-cut.ts), and the system prompt and the last
+ * user turn are always kept. The attachments share one number of characters each may keep (a short
+ * one stays whole, the rest get the same), searched by bisection on the measured prompt, so the cut
+ * is the largest that fits whatever the characters per token. The prompt is measured as the backend
+ * renders it (CompletionBackend renderChat + countTokens) where it can, else estimated.
  */
 import { NeoxError, type ChatMessage } from '../engine/types';
-import type { ChatContext } from '../protocol/index';
+import type { ChatAttachmentCut, ChatContext } from '../protocol/index';
+import { CutAttachment, type Piece } from './chat-cut';
+
+export { checkAttachments } from './chat-cut';
 
 export interface Omitted {
   /** Messages of the oldest turns dropped (user and assistant). */
   turns: number;
   /** Characters of the attachments cut. */
   attachmentChars: number;
+  /** What each cut attachment kept; absent when none was cut. */
+  attachments?: ChatAttachmentCut[];
 }
 
 export interface FitInput {
@@ -33,50 +40,52 @@ export interface Fitted {
   promptTokens: number;
 }
 
-/** One attachment, kept as the range [start, end) of its text. */
-interface Kept {
-  a: ChatContext;
-  start: number;
-  end: number;
-}
-
-function attachmentText(k: Kept): string {
-  const t = k.a.text;
-  return (k.start > 0 ? '…\n' : '') + t.slice(k.start, k.end) + (k.end < t.length ? '\n…' : '');
-}
-
-function build(system: string, kept: Kept[], turns: ChatMessage[]): ChatMessage[] {
-  const live = kept.filter((k) => k.end > k.start);
-  const parts = live.map((k) => `${k.a.fileName ?? 'selection'}${k.a.languageId ? ` (${k.a.languageId})` : ''}:\n\`\`\`\n${attachmentText(k)}\n\`\`\``);
+function build(system: string, attachments: CutAttachment[], pieces: Piece[], turns: ChatMessage[]): ChatMessage[] {
+  const parts: string[] = [];
+  attachments.forEach((a, i) => {
+    const text = a.text(pieces[i]!);
+    if (!text) return;
+    const { fileName, languageId } = a.context;
+    parts.push(`${fileName ?? 'selection'}${languageId ? ` (${languageId})` : ''}:\n\`\`\`\n${text}\n\`\`\``);
+  });
   // No attachment left, no system message: the format's own frame (or none) stands alone.
   const content = parts.length ? `${system}${system ? ' ' : ''}The user attached:\n\n${parts.join('\n\n')}` : '';
   return [...(content ? [{ role: 'system' as const, content }] : []), ...turns];
 }
 
-/** Cuts `n` characters off `k` around its middle, half from each end, widened to whole lines. */
-function cutMiddle(k: Kept, n: number): void {
-  const t = k.a.text;
-  const half = Math.ceil(n / 2);
-  let start = k.start + half;
-  let end = k.end - half;
-  if (start >= end) {
-    k.start = k.end = Math.floor((k.start + k.end) / 2);
-    return;
+/**
+ * The pieces for the largest number of characters each attachment may keep with the prompt within
+ * the budget (the tokens of the whole attachments are over it), by bisection: more characters never
+ * keep less, and pieces already measured are not measured again.
+ */
+async function cutAttachments(o: FitInput, attachments: CutAttachment[], turns: ChatMessage[]): Promise<{ pieces: Piece[]; tokens: number }> {
+  const measured = new Map<string, number>();
+  const tokensOf = async (pieces: Piece[]) => {
+    const key = pieces.map((p) => `${p.from}:${p.to}:${p.lineCut}`).join(' ');
+    let t = measured.get(key);
+    if (t === undefined) measured.set(key, (t = await o.measure(build(o.system, attachments, pieces, turns))));
+    return t;
+  };
+  const piecesFor = (chars: number) => attachments.map((a) => a.pieceFor(chars));
+  let fits = 0;
+  let over = Math.max(...attachments.map((a) => a.length));
+  const none = await tokensOf(piecesFor(fits));
+  if (none > o.budget) return { pieces: piecesFor(fits), tokens: none };
+  while (over - fits > 1) {
+    const mid = Math.floor((fits + over) / 2);
+    if ((await tokensOf(piecesFor(mid))) <= o.budget) fits = mid;
+    else over = mid;
   }
-  const nl = t.indexOf('\n', start - 1);
-  start = nl >= 0 && nl < end ? nl + 1 : start;
-  const back = t.lastIndexOf('\n', end);
-  end = back >= start ? back : end;
-  if (start >= end) end = start;
-  k.start = start;
-  k.end = end;
+  const pieces = piecesFor(fits);
+  return { pieces, tokens: await tokensOf(pieces) };
 }
 
 export async function fitChat(o: FitInput): Promise<Fitted> {
-  const kept: Kept[] = o.attachments.map((a) => ({ a, start: 0, end: a.text.length }));
+  const attachments = o.attachments.map((a) => new CutAttachment(a));
+  let pieces = attachments.map((a) => a.whole());
   const turns = [...o.turns];
   const omitted: Omitted = { turns: 0, attachmentChars: 0 };
-  let tokens = await o.measure(build(o.system, kept, turns));
+  let tokens = await o.measure(build(o.system, attachments, pieces, turns));
 
   // 1. the oldest turns, a user turn with its answer, while more than the last question remains
   while (tokens > o.budget && turns.length > 1) {
@@ -86,26 +95,11 @@ export async function fitChat(o: FitInput): Promise<Fitted> {
       turns.shift();
       omitted.turns++;
     }
-    tokens = await o.measure(build(o.system, kept, turns));
+    tokens = await o.measure(build(o.system, attachments, pieces, turns));
   }
 
-  // 2. the attachments, around their middle, each in proportion to its length
-  for (let i = 0; i < 16 && tokens > o.budget; i++) {
-    const live = kept.filter((k) => k.end > k.start);
-    if (live.length === 0) break;
-    const messages = build(o.system, kept, turns);
-    const chars = messages.reduce((n, m) => n + m.content.length, 0);
-    const excess = tokens - o.budget;
-    // characters per token of this text, a little more each round so it converges
-    const want = Math.ceil(((excess * chars) / tokens) * (1.1 + i * 0.1)) + 8;
-    const total = live.reduce((n, k) => n + (k.end - k.start), 0);
-    for (const k of live) {
-      const len = k.end - k.start;
-      cutMiddle(k, want >= total ? len : Math.ceil((want * len) / total));
-    }
-    tokens = await o.measure(build(o.system, kept, turns));
-  }
-  for (const k of kept) omitted.attachmentChars += k.a.text.length - (k.end - k.start);
+  // 2. the attachments, to the largest pieces that fit
+  if (tokens > o.budget && attachments.length) ({ pieces, tokens } = await cutAttachments(o, attachments, turns));
 
   if (tokens > o.budget) {
     throw new NeoxError(
@@ -113,5 +107,10 @@ export async function fitChat(o: FitInput): Promise<Fitted> {
       'prompt_too_long',
     );
   }
-  return { messages: build(o.system, kept, turns), omitted, promptTokens: tokens };
+  const cuts = attachments.map((a, i) => a.cut(pieces[i]!)).filter((c) => c !== undefined);
+  if (cuts.length) {
+    omitted.attachments = cuts;
+    omitted.attachmentChars = cuts.reduce((n, c) => n + c.chars, 0);
+  }
+  return { messages: build(o.system, attachments, pieces, turns), omitted, promptTokens: tokens };
 }

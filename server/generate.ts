@@ -13,7 +13,8 @@ import { postprocess, type PostprocessContext } from './postprocess/index';
 import { LoopStream } from './postprocess/loop-stream';
 import { chain, LinesStream, TrimStream, type TextStream } from './postprocess/stream';
 import { trimTrailingWhitespace } from './postprocess/trim-whitespace';
-import { fitChat, type Omitted } from './chat-fit';
+import { checkAttachments, fitChat, type Omitted } from './chat-fit';
+import { describeCut } from './chat-cut';
 import type { ChatParams, ChatResult, GenerateFileParams, GenerateFileResult, GenerateFromCommentResult } from '../protocol/index';
 
 export interface GenerateDeps {
@@ -208,6 +209,7 @@ export async function chat(p: ChatParams, d: GenerateDeps): Promise<ChatResult> 
     for (const m of messages) n += (await d.countTokens(m.content)) + 8;
     return n;
   };
+  checkAttachments(p.context ?? []);
   const ctx = (p.context ?? []).filter((c) => c && typeof c.text === 'string' && c.text.trim());
   const system = chatSystemPrompt(ctx[0]?.languageId);
   const fitted = await fitChat({ system, attachments: ctx, turns, budget, measure });
@@ -235,10 +237,13 @@ export async function chat(p: ChatParams, d: GenerateDeps): Promise<ChatResult> 
   };
 }
 
-/** "Left out to fit the model's context of 2048 tokens: the 4 oldest messages and 1200 characters at the start and end of the attached code." */
+/**
+ * "Left out to fit the model's context of 2048 tokens: the 4 oldest messages; in big.ts, 150 lines
+ * above and 140 lines below the selection."
+ */
 export function omittedNotice(o: Omitted, contextLength: number): string | undefined {
   const parts: string[] = [];
   if (o.turns > 0) parts.push(o.turns === 1 ? 'the oldest message' : `the ${o.turns} oldest messages`);
-  if (o.attachmentChars > 0) parts.push(`${o.attachmentChars} characters at the start and end of the attached code`);
-  return parts.length ? `Left out to fit the model's context of ${contextLength} tokens: ${parts.join(' and ')}.` : undefined;
+  parts.push(...(o.attachments ?? []).map(describeCut));
+  return parts.length ? `Left out to fit the model's context of ${contextLength} tokens: ${parts.join('; ')}.` : undefined;
 }

@@ -1,7 +1,8 @@
 // What the chat view shows under an answer arrives with the chat result, through the language server
 // (a loopback OpenAI-compatible stand-in with a 512-token model): the chat format's name for people
 // (formats.json `label`, or the server's own template), and, when the history or the attachment was
-// cut to fit the context, a notice saying what was left out, counting the turns the client kept back.
+// cut to fit the context, a notice saying what was left out (the turns, counting those the client kept
+// back; the lines around an attachment's selection).
 import { after, before, describe, test as nodeTest } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, type Harness } from './lsp-harness';
@@ -63,13 +64,19 @@ describe('chat result: format label and what was left out (recording backend)', 
     assert.equal(r.notice, `Left out to fit the model's context of 512 tokens: the ${dropped + 6} oldest messages.`);
   });
 
-  test('an attachment longer than the context is cut, and the notice says how much', async () => {
+  test('an attachment longer than the context is cut around its selection, and the notice says which lines were left out', async () => {
     const text = Array.from({ length: 60 }, (_, i) => `line_${i} = compute(line_${i - 1}) + ${i}`).join('\n');
-    const r = await chat({ messages: [{ role: 'user', content: 'What does it do?' }], context: [{ fileName: 'big.py', languageId: 'python', text }] });
+    const selection = { startLine: 40, endLine: 41 };
+    const r = await chat({ messages: [{ role: 'user', content: 'What does it do?' }], context: [{ fileName: 'big.py', languageId: 'python', text, selection }] });
     assert.equal(r.omitted!.turns, 0);
-    assert.ok(r.omitted!.attachmentChars > 0 && r.omitted!.attachmentChars < text.length, JSON.stringify(r.omitted));
-    assert.equal(r.notice, `Left out to fit the model's context of 512 tokens: ${r.omitted!.attachmentChars} characters at the start and end of the attached code.`);
+    const [cut] = r.omitted!.attachments!;
+    assert.ok(cut!.keptFrom > 0 && cut!.keptFrom < 40 && cut!.keptTo > 42 && cut!.keptTo < 60, JSON.stringify(cut));
+    assert.ok(Math.abs(40 - cut!.keptFrom - (cut!.keptTo - 42)) <= 1, 'as many lines above the selection as below');
+    assert.deepEqual(cut!.selection, selection);
+    assert.equal(r.omitted!.attachmentChars, cut!.chars);
+    assert.equal(r.notice, `Left out to fit the model's context of 512 tokens: in big.py, ${cut!.keptFrom} lines above and ${60 - cut!.keptTo} lines below the selection.`);
     const system = (srv.requests.at(-1)!.body.messages as { content: string }[])[0]!.content;
-    assert.ok(system.includes('```\n…\nline_') && system.includes('\n…\n```') && system.includes('line_30 = '), `the middle kept, both ends cut: ${system}`);
+    const kept = text.split('\n').slice(cut!.keptFrom, cut!.keptTo).join('\n');
+    assert.ok(system.includes(`\`\`\`\n# … ${cut!.keptFrom} lines omitted above\n${kept}\n# … ${60 - cut!.keptTo} lines omitted below\n\`\`\``), `the selection with the lines around it: ${system}`);
   });
 });
