@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyRepetitionPenalty, applyTopK, applyTopP, chooseToken, logSoftmax, sampleFromLogits } from '../../engine/local/decoding/logits';
+import { applyRepetitionPenalty, applyTopK, applyTopP, chooseToken, kthLargest, logSoftmax, sampleFromLogits } from '../../engine/local/decoding/logits';
 import { createRng } from '../../engine/local/decoding/rng';
 
 test('repetition penalty: HF semantics (positive divided, negative multiplied, each token once)', () => {
@@ -87,4 +87,22 @@ test('top-p fast path keeps exactly the tokens of the full-sort algorithm', () =
     const kept = (x: Float32Array) => [...x.keys()].filter((i) => x[i]! !== -Infinity);
     assert.deepEqual(kept(fast), kept(ref), `spread ${spread}, p ${p}`);
   }
+});
+
+test('kthLargest (top-k threshold by quickselect) equals the sorted answer, with ties, -Infinity and every k', () => {
+  let seed = 12345;
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+  for (let trial = 0; trial < 200; trial++) {
+    const n = 1 + Math.floor(rnd() * 300);
+    // Few distinct values on odd trials: many ties.
+    const values = Float32Array.from({ length: n }, () => (trial % 2 ? Math.floor(rnd() * 5) : rnd() * 20 - 10));
+    if (trial % 7 === 0) values[0] = -Infinity;
+    const sorted = Float32Array.from(values).sort();
+    for (const k of [1, 2, Math.ceil(n / 2), n]) {
+      if (k > n) continue;
+      assert.equal(kthLargest(values, k), sorted[n - k], `n=${n} k=${k}`);
+    }
+  }
+  const big = Float32Array.from({ length: 50304 }, () => rnd());
+  assert.equal(kthLargest(big, 40), Float32Array.from(big).sort()[50304 - 40]);
 });
