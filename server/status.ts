@@ -23,6 +23,15 @@ export class StatusReporter {
     this.send(this.status);
   }
 
+  /**
+   * A different backend or model is being started: what was measured on the previous one (the last
+   * completion's latency) no longer describes it, so it is dropped rather than shown beside the new name.
+   */
+  switchTo(patch: Partial<StatusParams>): void {
+    delete this.status.lastLatencyMs;
+    this.set(patch);
+  }
+
   /** Generating or idle again; only a working backend moves between the two (never out of error or disabled). */
   busy(busy: boolean): void {
     if (this.status.state === 'ready' || this.status.state === 'generating') this.set({ state: busy ? 'generating' : 'ready' });

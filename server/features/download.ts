@@ -71,7 +71,7 @@ export function register(connection: Connection, deps: ServerDeps): void {
     if (!backends.apply(s)) return;
     completions.invalidate();
     const spec = backends.current!;
-    status.set({ state: s.enabled ? 'starting' : 'disabled', backend: 'local', model: spec.modelDir, modelName: modelName(spec), quantization: spec.quant, message: undefined });
+    status.switchTo({ state: s.enabled ? 'starting' : 'disabled', backend: 'local', model: spec.modelDir, modelName: modelName(spec), quantization: spec.quant, message: undefined });
     if (s.enabled) void backends.ready().catch(() => undefined);
   }
 }

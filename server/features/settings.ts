@@ -28,7 +28,7 @@ export function register(connection: Connection, deps: ServerDeps): void {
     completions.invalidate();
     if (backends.apply(next)) {
       const spec = backends.current!;
-      status.set({
+      status.switchTo({
         state: next.enabled ? 'starting' : 'disabled',
         backend: next.backend,
         model: spec.kind === 'local' ? spec.modelDir || spec.hub || '' : next.remoteModel || next.remoteUrl,
