@@ -1,28 +1,18 @@
 /**
  * Chat webview script (bundled for the browser into dist/webview/chat.js). Renders the conversation as
- * markdown (markdown-it, raw HTML off) with highlight.js code blocks, and passes every rendered fragment
+ * markdown (markdown.ts: markdown-it, raw HTML off, highlight.js code blocks) and passes every rendered fragment
  * through DOMPurify: model output is untrusted. Code blocks get Copy / Insert / New file buttons whose
  * actions run in the extension. Keyboard: Enter sends, Shift+Enter adds a line, Escape stops.
  */
 import DOMPurify from 'dompurify';
-import hljs from 'highlight.js/lib/common';
-import MarkdownIt from 'markdown-it';
 import type { AnswerInfo, StoredTurn } from '../conversation';
 import type { Attach, FromWebview, ToWebview } from '../messages';
+import { chatMarkdown } from './markdown';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromWebview): void; getState(): unknown; setState(s: unknown): void };
 const vscode = acquireVsCodeApi();
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const md = new MarkdownIt({
-  html: false,
-  linkify: true,
-  highlight: (code: string, lang: string): string => {
-    const language = lang && hljs.getLanguage(lang) ? lang : undefined;
-    const html = language ? hljs.highlight(code, { language, ignoreIllegals: true }).value : escapeHtml(code);
-    return `<pre class="hljs"><code class="language-${escapeHtml(lang || 'text')}">${html}</code></pre>`;
-  },
-});
+const md = chatMarkdown();
 
 const log = document.getElementById('log') as HTMLElement;
 const form = document.getElementById('composer') as HTMLFormElement;
