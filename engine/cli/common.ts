@@ -86,7 +86,7 @@ export async function resolveModelArg(v: ArgValues, signal?: AbortSignal, files?
   if (model === undefined) return resolve(defaultModelDir());
   const { resolveModelRef } = await import('../hub/resolve');
   const { formatBytes, stderrReporter } = await import('../hub/progress');
-  const reporter = stderrReporter();
+  const reporter = stderrReporter('download');
   try {
     return await resolveModelRef(model, {
       signal,

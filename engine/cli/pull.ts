@@ -6,7 +6,7 @@
 import { findCachedSnapshot, hubCacheDir } from '../hub/cache';
 import { downloadModel, offlineError, planDownload } from '../hub/download';
 import { isOffline } from '../hub/env';
-import { formatBytes, stderrReporter } from '../hub/progress';
+import { downloadLinePrefix, formatBytes, stderrReporter } from '../hub/progress';
 import { parseHubRef } from '../hub/resolve';
 import type { Command } from './command';
 import { UsageError } from './command';
@@ -31,31 +31,32 @@ cache folder, default ~/.cache/huggingface/hub), HF_HUB_OFFLINE=1 (no network: o
     const concurrency = num(values, 'concurrency', { int: true, min: 1, max: 16 }) ?? 4;
     const cacheDir = hubCacheDir();
     const label = `${ref.repo}@${ref.revision}`;
+    const prefix = downloadLinePrefix('pull', label);
     if (isOffline()) {
       const cached = findCachedSnapshot(ref.repo, ref.revision, cacheDir);
       if (!cached) throw offlineError(ref.repo, ref.revision, cacheDir);
-      process.stderr.write(`neox: pull ${label}: HF_HUB_OFFLINE is set; using the cached snapshot\n`);
+      process.stderr.write(`${prefix}: HF_HUB_OFFLINE is set; using the cached snapshot\n`);
       await writeOut(cached.dir + '\n');
       return 0;
     }
     const plan = await planDownload(ref.repo, ref.revision, { cacheDir, signal });
     const todo = plan.files.filter((f) => !f.cached);
     process.stderr.write(
-      `neox: pull ${label} (commit ${plan.commit.slice(0, 12)}): ${plan.files.length} files, ${formatBytes(plan.totalBytes)}; ` +
+      `${prefix} (commit ${plan.commit.slice(0, 12)}): ${plan.files.length} files, ${formatBytes(plan.totalBytes)}; ` +
         (todo.length ? `${formatBytes(plan.downloadBytes)} to download into ${plan.repoDir}\n` : `already in ${plan.repoDir}\n`),
     );
-    const reporter = stderrReporter();
+    const reporter = stderrReporter('pull');
     const t0 = performance.now();
     try {
       const dir = await downloadModel(plan, { cacheDir, signal, concurrency, onProgress: todo.length ? reporter.update : undefined });
       reporter.end();
-      if (todo.length) process.stderr.write(`neox: pull ${label}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+      if (todo.length) process.stderr.write(`${prefix}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
       await writeOut(dir + '\n');
       return 0;
     } catch (e) {
       reporter.end();
       if (signal.aborted) {
-        process.stderr.write(`neox: pull ${label}: interrupted; run the same command again to resume\n`);
+        process.stderr.write(`${prefix}: interrupted; run the same command again to resume\n`);
         return 130;
       }
       throw e;

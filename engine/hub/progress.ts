@@ -62,10 +62,19 @@ export function formatProgress(p: DownloadProgress): string {
 }
 
 /**
+ * Why the CLI is downloading, the word its progress lines start with: `neox pull` was asked to, or a
+ * command given `--model ORG/NAME` fetches what it needs from the Hub first.
+ */
+export type DownloadAction = 'pull' | 'download';
+
+/** The start of every line the CLI writes about one download: "neox: download ORG/NAME". */
+export const downloadLinePrefix = (action: DownloadAction, repo: string) => `neox: ${action} ${repo}`;
+
+/**
  * Progress on stderr for the CLI: on a terminal one line redrawn at most 5 times a second; otherwise
  * (a pipe, a CI log) a line per 10% or per 10 seconds; plus a line per file started or resumed.
  */
-export function stderrReporter(stream: NodeJS.WriteStream = process.stderr): { update(p: DownloadProgress): void; end(): void } {
+export function stderrReporter(action: DownloadAction, stream: NodeJS.WriteStream = process.stderr): { update(p: DownloadProgress): void; end(): void } {
   const tty = stream.isTTY === true;
   let lastDraw = 0;
   let lastDecile = -1;
@@ -83,14 +92,14 @@ export function stderrReporter(stream: NodeJS.WriteStream = process.stderr): { u
         const what = p.event === 'start' ? 'downloading' : 'resuming';
         if (tty && drawn) stream.write('\n');
         drawn = false;
-        stream.write(`neox: pull ${p.repo}: ${what} ${p.file}\n`);
+        stream.write(`${downloadLinePrefix(action, p.repo)}: ${what} ${p.file}\n`);
       }
       const decile = p.totalBytes > 0 ? Math.floor((p.doneBytes / p.totalBytes) * 10) : 10;
       const due = tty ? now - lastDraw >= 200 : decile !== lastDecile || now - lastDraw >= 10_000;
       if (!due && p.event !== 'done') return;
       lastDraw = now;
       lastDecile = decile;
-      write(`neox: pull ${p.repo}: ${formatProgress(p)}`);
+      write(`${downloadLinePrefix(action, p.repo)}: ${formatProgress(p)}`);
     },
     end() {
       if (tty && drawn) stream.write('\n');

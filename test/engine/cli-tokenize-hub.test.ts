@@ -59,6 +59,10 @@ test('not cached: downloads only the tokenizer files and config.json, then token
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(idsOf(r.stdout), ref.tokenizer.map((t) => t.ids));
   assert.match(r.stderr, /neox-tok\/code-23m@main is not in the Hugging Face cache; downloading 3 files, 2\.\d+ MB into .*models--neox-tok--code-23m/);
+  // Its progress lines say what is happening (a download for --model), not another command's name.
+  assert.match(r.stderr, /^neox: download neox-tok\/code-23m: downloading tokenizer\.json$/m);
+  assert.match(r.stderr, /^neox: download neox-tok\/code-23m: 100% [\d.]+ MB \/ [\d.]+ MB, .*3\/3 files$/m);
+  assert.doesNotMatch(r.stderr, /neox: pull/);
   assert.deepEqual(snapshotFiles(cache, REPO, COMMIT), ['config.json', 'tokenizer.json', 'tokenizer_config.json']);
   assert.equal(readFileSync(join(cache, 'models--neox-tok--code-23m', 'refs', 'main'), 'utf8'), COMMIT);
   const fetched = fileRequests();
