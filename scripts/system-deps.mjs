@@ -10,6 +10,8 @@
 //   python3-numpy python3-yaml       ../shared/peer/make-gguf.sh (llama.cpp's gguf-py) converts the default
 //                                    model to GGUF for the llama-server integration test
 //                                    (test/remote/llama-server.test.ts) and npm run bench:peer.
+//   fonts-wqy-microhei               a CJK font (1.6 MB download), so Chinese in the real-editor tests'
+//                                    screenshots is characters, not empty boxes.
 // Missing ones are installed with apt-get when this runs as root on Debian/Ubuntu; otherwise it stops at
 // once and prints the one command to run. Exit 0: all present (or now installed); 1: missing.
 //   node scripts/system-deps.mjs           check, install as root
@@ -31,6 +33,7 @@ export const DEBIAN_PACKAGES = {
   'qemu-user': () => has('qemu-x86_64'),
   'python3-numpy': () => pythonHas('numpy'),
   'python3-yaml': () => pythonHas('yaml'),
+  'fonts-wqy-microhei': () => existsSync('/usr/share/fonts/truetype/wqy/wqy-microhei.ttc'),
 };
 export const installCommand = (pkgs = Object.keys(DEBIAN_PACKAGES)) =>
   `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${pkgs.join(' ')}`;

@@ -127,3 +127,32 @@ test('prose nested in quotes and lists, and a long unbroken line, wrap at the vi
   assertFits(m, 'nested prose');
   assert.ok(m.prose.some((p) => p.text.startsWith('the quick')), `the nested prose was rendered: ${JSON.stringify(m.prose)}`);
 });
+
+test('Chinese is drawn in a CJK font (scripts/system-deps.mjs installs one), not as empty boxes', async () => {
+  const question = '用 Python 写一个函数，返回列表的和';
+  await page.evaluate((content) => {
+    document.getElementById('log')!.replaceChildren();
+    window.postMessage({ type: 'history', busy: false, turns: [{ role: 'user', content }] }, '*');
+  }, question);
+  const body = page.locator('.turn.user .body');
+  await body.waitFor();
+  // Each Han character drawn alone in the turn's font: without a font that has them, every one is the
+  // same missing-glyph box.
+  const drawings = await body.evaluate((el) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 48;
+    canvas.height = 48;
+    const g = canvas.getContext('2d')!;
+    const style = getComputedStyle(el);
+    g.font = `32px ${style.fontFamily}`;
+    const out: string[] = [];
+    for (const ch of new Set(Array.from(el.textContent ?? '').filter((c) => /\p{Script=Han}/u.test(c)))) {
+      g.clearRect(0, 0, 48, 48);
+      g.fillText(ch, 4, 36);
+      out.push(canvas.toDataURL());
+    }
+    return out;
+  });
+  assert.equal(drawings.length, 12, 'the distinct Han characters of the question');
+  assert.equal(new Set(drawings).size, drawings.length, 'every Chinese character has a glyph of its own (fonts-wqy-microhei: node scripts/system-deps.mjs)');
+});
