@@ -14,6 +14,8 @@ export interface RequestRecord {
   finishReason?: string;
   completionTokens?: number;
   maxTokens?: number;
+  /** Which API key sent it (1, 2, ...), when the server has several; never the key itself. */
+  key?: number;
   ms: number;
   error?: string;
 }
@@ -39,7 +41,7 @@ export function formatRecordJson(r: RequestRecord, now = new Date()): string {
 export function formatRecord(r: RequestRecord): string {
   const e = escapeField;
   const gen = r.finishReason ? ` finish=${e(r.finishReason)} tokens=${r.completionTokens ?? 0}/${r.maxTokens ?? '?'}` : '';
-  return `${e(r.method)} ${e(r.path)} ${r.status}${r.stream ? ' stream' : ''}${gen} ${Math.round(r.ms)}ms${r.error ? ` error="${e(r.error)}"` : ''}`;
+  return `${e(r.method)} ${e(r.path)} ${r.status}${r.stream ? ' stream' : ''}${gen}${r.key ? ` key=${r.key}` : ''} ${Math.round(r.ms)}ms${r.error ? ` error="${e(r.error)}"` : ''}`;
 }
 
 export interface Counters {
@@ -47,6 +49,8 @@ export interface Counters {
   completed: number;
   cancelled: number;
   rejectedQueueFull: number;
+  /** 429s for the token limits (server or per key) and the per-key request limit. */
+  rejectedOverLimit: number;
   rejectedAuth: number;
   rejectedTooLarge: number;
 }
@@ -56,8 +60,10 @@ export interface ServeContext {
   readonly model: ModelInfo;
   readonly admission: Admission;
   readonly maxBodyBytes: number;
-  /** sha256 of the API key /v1/* requires, if any. */
-  readonly keyHash?: Buffer;
+  /** sha256 of each API key /v1/* accepts; empty: no key required. */
+  readonly keyHashes: readonly Buffer[];
+  /** Generated tokens (max_tokens x n) one request may ask for. */
+  readonly maxRequestTokens: number;
   readonly counters: Counters;
   /** Host header names accepted (lower case, no port; '*' = any): loopback names, the bound address, --allowed-host. */
   readonly allowedHosts: ReadonlySet<string>;

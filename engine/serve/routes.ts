@@ -6,7 +6,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type * as http from 'node:http';
 import { NeoxError, type ModelInfo } from '../types';
-import { ShuttingDown } from './admission';
+import { ShuttingDown, type Cost } from './admission';
 import { sendJson, type RequestRecord, type ServeContext } from './context';
 import { parseEmbeddings, sendEmbeddings } from './embeddings';
 import { generate, stalled, type GenerationRequest } from './generation';
@@ -57,9 +57,15 @@ async function route(ctx: ServeContext, req: http.IncomingMessage, res: http.Ser
     return sendJson(ctx, res, 200, { status: 'ok', model: ctx.model.id, running: admission.running, queued: admission.queued, maxQueue: admission.maxQueue });
   }
   if (!path.startsWith('/v1/')) throw new HttpError(404, `no route ${req.method} ${path}`, 'not_found');
-  if (ctx.keyHash && !authorized(req.headers.authorization, ctx.keyHash)) {
-    ctx.counters.rejectedAuth++;
-    throw new HttpError(401, 'missing or wrong API key (send "Authorization: Bearer <key>")', 'authentication_error');
+  let key: number | undefined;
+  if (ctx.keyHashes.length) {
+    const k = keyIndex(req.headers.authorization, ctx.keyHashes);
+    if (k < 0) {
+      ctx.counters.rejectedAuth++;
+      throw new HttpError(401, 'missing or wrong API key (send "Authorization: Bearer <key>")', 'authentication_error');
+    }
+    // With several keys, each has its own limits, and the log says which one (by number) sent what.
+    if (ctx.keyHashes.length > 1) key = rec.key = k + 1;
   }
   if (path === '/v1/models' && req.method === 'GET') return sendJson(ctx, res, 200, modelsBody(ctx.model));
   const kind = path === '/v1/completions' ? 'completion' : path === '/v1/chat/completions' ? 'chat' : path === '/v1/embeddings' ? 'embeddings' : undefined;
@@ -75,7 +81,7 @@ async function route(ctx: ServeContext, req: http.IncomingMessage, res: http.Ser
   if (kind === 'embeddings') {
     checkModelName(ctx, body.model);
     const request = parseEmbeddings(body, ctx.maxPromptChars);
-    const release = await admit(ctx, res, gone, rec);
+    const release = await admit(ctx, res, gone, rec, { tokens: 0, key });
     if (!release) return;
     try {
       return await sendEmbeddings(ctx, request, res, gone, rec);
@@ -86,7 +92,8 @@ async function route(ctx: ServeContext, req: http.IncomingMessage, res: http.Ser
   const request = parseGeneration(ctx, kind, body);
   rec.stream = request.options.stream;
   rec.maxTokens = request.options.maxTokens;
-  await admitAndGenerate(ctx, request, res, gone, rec);
+  const tokens = await requestCost(ctx, request);
+  await admitAndGenerate(ctx, request, res, gone, rec, { tokens, key });
 }
 
 function parseGeneration(ctx: ServeContext, kind: 'completion' | 'chat', body: Record<string, unknown>): GenerationRequest {
@@ -105,7 +112,35 @@ function parseGeneration(ctx: ServeContext, kind: 'completion' | 'chat', body: R
       request.kind === 'completion' ? 'prompt' : 'messages',
     );
   }
+  const { maxTokens, n = 1 } = request.options;
+  if (maxTokens * n > ctx.maxRequestTokens) {
+    throw new HttpError(
+      400,
+      `max_tokens x n = ${maxTokens} x ${n} = ${maxTokens * n} tokens; this server generates at most ${ctx.maxRequestTokens} tokens per request (--max-request-tokens)`,
+      'invalid_request_error',
+      'max_tokens',
+    );
+  }
   return request;
+}
+
+/**
+ * The tokens of work a request may demand: its prompt plus what it may generate (max_tokens, within
+ * the context, for each of its n choices). A prompt that leaves no room in the context is a 400 now,
+ * before it waits for a slot.
+ */
+async function requestCost(ctx: ServeContext, r: GenerationRequest): Promise<number> {
+  const { backend, model } = ctx;
+  let promptTokens: number;
+  if (r.kind === 'completion') promptTokens = await backend.countTokens(r.prompt);
+  else if (backend.renderChat) promptTokens = await backend.countTokens((await backend.renderChat({ ...r.options, messages: r.messages })).prompt);
+  // Without the backend's template: the messages plus a few tokens of framing each.
+  else promptTokens = (await Promise.all(r.messages.map((m) => backend.countTokens(m.content)))).reduce((a, b) => a + b + 8, 0);
+  if (promptTokens >= model.contextLength) {
+    const what = r.kind === 'completion' ? 'prompt is' : 'messages are';
+    throw new HttpError(400, `${what} ${promptTokens} tokens; the model's context holds ${model.contextLength} (prompt + completion)`, 'invalid_request_error', r.kind === 'completion' ? 'prompt' : 'messages');
+  }
+  return promptTokens + Math.min(r.options.maxTokens, model.contextLength - promptTokens) * (r.options.n ?? 1);
 }
 
 /** A request may name the model; only the one served here exists. */
@@ -139,13 +174,14 @@ function checkHost(ctx: ServeContext, req: http.IncomingMessage): void {
 }
 
 /** Waits for an admission slot: its release function, or undefined when the client left while queued (logged as 499). */
-async function admit(ctx: ServeContext, res: http.ServerResponse, gone: AbortSignal, rec: RequestRecord): Promise<(() => void) | undefined> {
+async function admit(ctx: ServeContext, res: http.ServerResponse, gone: AbortSignal, rec: RequestRecord, cost: Cost): Promise<(() => void) | undefined> {
   const { admission, counters } = ctx;
-  const slot = admission.enter(gone);
-  if (!slot) {
-    counters.rejectedQueueFull++;
+  const slot = admission.enter(gone, cost);
+  if ('refused' in slot) {
+    if (slot.limit === 'queue') counters.rejectedQueueFull++;
+    else counters.rejectedOverLimit++;
     res.setHeader('retry-after', '1');
-    throw new HttpError(429, `server busy: ${admission.running} running and ${admission.queued} queued (limit ${admission.maxQueue})`, 'rate_limit_error');
+    throw new HttpError(429, slot.refused, 'rate_limit_error');
   }
   try {
     return await slot;
@@ -160,9 +196,9 @@ async function admit(ctx: ServeContext, res: http.ServerResponse, gone: AbortSig
   }
 }
 
-async function admitAndGenerate(ctx: ServeContext, request: GenerationRequest, res: http.ServerResponse, gone: AbortSignal, rec: RequestRecord): Promise<void> {
+async function admitAndGenerate(ctx: ServeContext, request: GenerationRequest, res: http.ServerResponse, gone: AbortSignal, rec: RequestRecord, cost: Cost): Promise<void> {
   const { counters } = ctx;
-  const release = await admit(ctx, res, gone, rec);
+  const release = await admit(ctx, res, gone, rec, cost);
   if (!release) return;
   try {
     const result = await generate(ctx, request, res, gone, rec.id);
@@ -203,13 +239,20 @@ export function sha256(s: string): Buffer {
 }
 
 /**
- * Constant-time comparison of the bearer token (hashing first makes the lengths equal). The scheme
- * is matched case-insensitively and the spaces around the token are ignored, as RFC 7235 §2.1 has it
- * ("bearer  KEY" works); the key itself is compared exactly.
+ * Which key the bearer token is (its index), or -1. Constant-time comparison against every key
+ * (hashing first makes the lengths equal). The scheme is matched case-insensitively and the spaces
+ * around the token are ignored, as RFC 7235 §2.1 has it ("bearer  KEY" works); the key itself is
+ * compared exactly.
  */
-function authorized(header: string | undefined, keyHash: Buffer): boolean {
+function keyIndex(header: string | undefined, keyHashes: readonly Buffer[]): number {
   const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  return !!m && timingSafeEqual(sha256(m[1].trim()), keyHash);
+  if (!m) return -1;
+  const given = sha256(m[1].trim());
+  let found = -1;
+  keyHashes.forEach((h, i) => {
+    if (timingSafeEqual(given, h)) found = i;
+  });
+  return found;
 }
 
 function modelsBody(m: ModelInfo): object {

@@ -11,7 +11,7 @@ import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { NeoxError, type CompletionBackend, type ModelInfo } from '../types';
-import { Admission } from './admission';
+import { Admission, type AdmissionLimits } from './admission';
 import type { Counters, RequestRecord, ServeContext } from './context';
 import { handleRequest, hostName, sha256 } from './routes';
 
@@ -21,10 +21,20 @@ export interface ServeOptions {
   port?: number;
   /** When set, /v1/* requires `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
+  /** More keys /v1/* accepts (with apiKey, if set). With several keys each has its own limits (keyMax*). */
+  apiKeys?: string[];
   /** Requests handed to the backend at once (the local engine batches those that wait: `maxBatch`). Default 1. */
   concurrency?: number;
   /** Requests allowed to wait; one more gets 429. Default 16. */
   maxQueue?: number;
+  /** Generated tokens (max_tokens x n) one request may ask for; more gets 400. Default 4 x the context length. */
+  maxRequestTokens?: number;
+  /** Prompt + generated tokens of all running and queued requests; a request past it gets 429. Default 8 x the context length. */
+  maxTokensInFlight?: number;
+  /** With several API keys: requests one key may have running or queued. Default its share of concurrency + maxQueue. */
+  keyMaxRequests?: number;
+  /** With several API keys: tokens one key may have in flight. Default its share of maxTokensInFlight. */
+  keyMaxTokens?: number;
   /** Largest request body accepted. Default 1 MiB. */
   maxBodyBytes?: number;
   /** How long close() lets running requests finish before aborting them. Default 10000. */
@@ -74,13 +84,15 @@ interface InFlight {
 
 export async function startServe(backend: CompletionBackend, opts: ServeOptions = {}): Promise<ServeHandle> {
   const loaded = await backend.load();
+  const keys = [...new Set([...(opts.apiKey ? [opts.apiKey] : []), ...(opts.apiKeys ?? [])])];
   const ctx: ServeContext = {
     backend,
     model: { ...loaded, id: opts.modelName ?? loaded.id },
-    admission: new Admission(opts.concurrency ?? 1, opts.maxQueue ?? 16),
+    admission: new Admission(admissionLimits(opts, loaded.contextLength, keys.length)),
     maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024,
-    keyHash: opts.apiKey ? sha256(opts.apiKey) : undefined,
-    counters: { requests: 0, completed: 0, cancelled: 0, rejectedQueueFull: 0, rejectedAuth: 0, rejectedTooLarge: 0 },
+    keyHashes: keys.map(sha256),
+    maxRequestTokens: opts.maxRequestTokens ?? 4 * loaded.contextLength,
+    counters: { requests: 0, completed: 0, cancelled: 0, rejectedQueueFull: 0, rejectedOverLimit: 0, rejectedAuth: 0, rejectedTooLarge: 0 },
     allowedHosts: allowedHostNames(opts),
     allowOrigins: new Set(opts.allowOrigins ?? []),
     maxPromptChars: loaded.contextLength * 8,
@@ -140,6 +152,20 @@ export async function startServe(backend: CompletionBackend, opts: ServeOptions 
       closed ??= drainAndClose(server, ctx, inflight, opts.shutdownGraceMs ?? 10000);
       return closed;
     },
+  };
+}
+
+/** The admission limits from the options; per-key shares only when there are several keys. */
+function admissionLimits(opts: ServeOptions, contextLength: number, keys: number): AdmissionLimits {
+  const concurrency = opts.concurrency ?? 1;
+  const maxQueue = opts.maxQueue ?? 16;
+  const maxTokensInFlight = opts.maxTokensInFlight ?? 8 * contextLength;
+  if (keys < 2) return { concurrency, maxQueue, maxTokensInFlight };
+  return {
+    concurrency,
+    maxQueue,
+    maxTokensInFlight,
+    perKey: { requests: opts.keyMaxRequests ?? Math.max(1, Math.ceil((concurrency + maxQueue) / keys)), tokens: opts.keyMaxTokens ?? Math.ceil(maxTokensInFlight / keys) },
   };
 }
 
