@@ -30,6 +30,13 @@ export interface ForwardOutput {
 export const SLOT_GRANULE = 64;
 const roundUp = (n: number) => Math.ceil(n / SLOT_GRANULE) * SLOT_GRANULE;
 
+/**
+ * Positions per graph run when a prompt is longer. 256 keeps GEMMs wide enough to run at prefill
+ * speed while bounding activations: 512 tokens of a 410M model in one run held ~300 MB of scores,
+ * MLP activations and new keys/values (twice: onnxruntime's and the copy it hands to JS).
+ */
+export const PREFILL_CHUNK = 256;
+
 export class OnnxKvRunner {
   private rows = 1;
   /** Slots per row and head in the buffers (a multiple of SLOT_GRANULE). */
@@ -115,16 +122,62 @@ export class OnnxKvRunner {
    * Appends tokens[r] to row r. Returns the logits of each row's last new position, or of every
    * new position (allLogits); with `targets` (one id per new token) it returns instead the
    * log-probability of targets[r][i] at each new position i.
+   *
+   * Long prompts run in chunks of PREFILL_CHUNK positions, each on top of the cache the previous
+   * one filled: memory for activations and new keys/values stays that of one chunk, and since a
+   * row's numbers do not depend on how its tokens were split (see the file comment), neither do
+   * the results.
    */
   async forward(tokens: number[][], allLogits: boolean, targets?: number[][]): Promise<ForwardOutput> {
-    const c = this.config;
-    const { numHeads: H, headSize: hs } = c;
     // An empty cache takes the row count of its first forward.
     if (tokens.length !== this.rows && this.rowLength.every((n) => n === 0)) this.reset(tokens.length);
+    if (targets) allLogits = true;
+    const width = targets ? 1 : this.config.vocabSize;
+    let T = 0;
+    for (const row of tokens) T = Math.max(T, row.length);
+    const counts = tokens.map((row) => (allLogits ? row.length : 1));
+    if (T <= PREFILL_CHUNK) return { logits: await this.run(tokens, this.picks(tokens, 0, allLogits), targets), counts };
+    // Per row, its results from each chunk in order; then rows one after the other.
+    const pieces: Float32Array[][] = tokens.map(() => []);
+    for (let start = 0; start < T; start += PREFILL_CHUNK) {
+      const part = tokens.map((row) => row.slice(start, start + PREFILL_CHUNK));
+      const picks = this.picks(tokens, start, allLogits);
+      const out = await this.run(part, picks, targets?.map((row) => row.slice(start, start + PREFILL_CHUNK)));
+      let at = 0;
+      picks.forEach((p, b) => {
+        if (p.length) pieces[b].push(out.subarray(at, at + p.length * width));
+        at += p.length * width;
+      });
+    }
+    const logits = new Float32Array(counts.reduce((a, n) => a + n, 0) * width);
+    let at = 0;
+    for (const piece of pieces.flat()) {
+      logits.set(piece, at);
+      at += piece.length;
+    }
+    return { logits, counts };
+  }
+
+  /** Positions (within the chunk at `start`) whose logits each row wants: all of them, or its last token's. */
+  private picks(tokens: number[][], start: number, allLogits: boolean): number[][] {
+    return tokens.map((row) => {
+      const n = Math.max(0, Math.min(row.length - start, PREFILL_CHUNK));
+      if (allLogits) return Array.from({ length: n }, (_, t) => t);
+      const last = row.length - 1 - start;
+      return last >= 0 && last < n ? [last] : [];
+    });
+  }
+
+  /**
+   * One graph run: appends tokens[b] to row b (a row may get none) and returns, row after row, the
+   * logits (or with `targets`, the log-probability of targets[b][t]) of the positions picks[b].
+   */
+  private async run(tokens: number[][], picks: number[][], targets?: number[][]): Promise<Float32Array> {
+    const c = this.config;
+    const { numHeads: H, headSize: hs } = c;
     const B = this.rows;
     let T = 0;
     for (const row of tokens) T = Math.max(T, row.length);
-    if (targets) allLogits = true;
     // Padding positions of short rows are written after the row's tokens too (then forgotten).
     this.ensureCapacity(Math.max(...this.rowLength) + T);
     const C = this.capacity;
@@ -137,7 +190,6 @@ export class OnnxKvRunner {
     const write = new BigInt64Array(B * H * T * 3);
     const select: bigint[] = [];
     const want: bigint[] = [];
-    const counts: number[] = [];
     for (let b = 0; b < B; b++) {
       const row = tokens[b];
       const past = this.rowLength[b];
@@ -157,15 +209,10 @@ export class OnnxKvRunner {
           write[at + 2] = BigInt(past + t);
         }
       }
-      if (allLogits) {
-        for (let t = 0; t < row.length; t++) {
-          select.push(BigInt(b * T + t));
-          want.push(BigInt(targets ? targets[b][t] : 0));
-        }
-      } else {
-        select.push(BigInt(b * T + row.length - 1));
+      for (const t of picks[b]) {
+        select.push(BigInt(b * T + t));
+        if (targets) want.push(BigInt(targets[b][t]));
       }
-      counts.push(allLogits ? row.length : 1);
     }
     const scoredRows = targets ? BigInt64Array.from(select, (_, i) => BigInt(i)) : new BigInt64Array(0);
     const feeds: Record<string, ort.Tensor> = {
@@ -175,7 +222,7 @@ export class OnnxKvRunner {
       kv_write_index: new ort.Tensor('int64', write, [B, H, T, 3]),
       logits_index: new ort.Tensor('int64', BigInt64Array.from(select), [select.length]),
       target_rows: new ort.Tensor('int64', scoredRows, [scoredRows.length]),
-      target_ids: new ort.Tensor('int64', targets ? BigInt64Array.from(want) : new BigInt64Array(0), [scoredRows.length]),
+      target_ids: new ort.Tensor('int64', BigInt64Array.from(want), [want.length]),
     };
     const dims = [B, H, C, hs];
     for (let l = 0; l < c.numLayers; l++) {
@@ -195,6 +242,7 @@ export class OnnxKvRunner {
       const newV = out[io.presentValue(l)].data as Float32Array;
       for (let b = 0; b < B; b++) {
         const n = tokens[b].length * hs;
+        if (n === 0) continue;
         for (let h = 0; h < H; h++) {
           const from = (b * H + h) * T * hs;
           const to = ((b * H + h) * C + this.rowLength[b]) * hs;
@@ -206,7 +254,7 @@ export class OnnxKvRunner {
     for (let b = 0; b < B; b++) this.rowLength[b] += tokens[b].length;
     let logits = out[targets ? 'target_logprob' : 'logits'].data as Float32Array;
     if (logits.byteOffset !== 0 || logits.byteLength !== logits.buffer.byteLength) logits = logits.slice();
-    return { logits, counts };
+    return logits;
   }
 
   reorder(src: number[]): void {

@@ -206,3 +206,26 @@ test('bad calls fail with a NeoxError and leave the cache usable', async () => {
   const [ok] = await runner.forward([[1, 2, 3]]);
   assert.equal(ok.length, runner.info.vocabSize);
 });
+
+test('prompts longer than one prefill chunk: ragged rows, every position and scores equal shorter runs', async () => {
+  const long = prompts.flat().slice(0, 600); // PREFILL_CHUNK is 256: three chunks
+  const short = prompts.flat().slice(2000, 2100);
+  const aloneLong = await fresh(long);
+  const aloneShort = await fresh(short);
+  runner.reset(2);
+  const [a, b] = await runner.forward([long, short]);
+  assert.ok(maxAbsDiff(a, aloneLong) < TOL, `long row: ${maxAbsDiff(a, aloneLong)}`);
+  assert.ok(maxAbsDiff(b, aloneShort) < TOL, `short row: ${maxAbsDiff(b, aloneShort)}`);
+  assert.deepEqual(runner.cachedTokens(0), long);
+  assert.deepEqual(runner.cachedTokens(1), short);
+
+  // allLogits across chunk boundaries: position i's logits equal a fresh run of the first i+1 tokens.
+  runner.reset(1);
+  const [all] = await runner.forward([long.slice(0, 300)], { allLogits: true });
+  const V = all.length / 300;
+  for (const i of [0, 255, 256, 299]) {
+    const want = await fresh(long.slice(0, i + 1));
+    const got = all.subarray(i * V, (i + 1) * V);
+    assert.ok(maxAbsDiff(got, want) < TOL, `position ${i}: ${maxAbsDiff(got, want)}`);
+  }
+});
