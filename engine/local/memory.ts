@@ -5,7 +5,7 @@
  *
  * The estimate, per part (bytes):
  * - Linear weights of the transformer blocks (4·d² + 2·d·F per layer) at the precision: fp32 4 B,
- *   int8 1.125 B (one byte + a float32 scale per block of 32), int4 0.5 + 4/block B (0.625 at block
+ *   int8 1 + 4/INT8_BLOCK B (one byte + a float32 scale per block), int4 0.5 + 4/block B (0.625 at block
  *   32, 0.53 at 128). Biases and LayerNorms stay fp32.
  * - The output head (V·d): int8 under int8 and int4 (quant/policy.ts), fp32 under fp32.
  * - The input embedding table (V·d float32) is memory-mapped from model.data and only the rows looked
@@ -24,6 +24,7 @@
  * in a container, else os.freemem(). NEOX_ASSUME_FREE_MEMORY_MB (or the `freeBytes` option) replaces
  * the figure: for tests, and for anyone who knows better than the estimate.
  */
+import { INT8_BLOCK } from './quant/int8';
 import { readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { NeoxError, QUANTIZATIONS, type Quantization } from '../types';
@@ -78,7 +79,7 @@ export function parameterCount(c: MemoryShape): number {
 /** Bytes per weight of a linear layer stored at `quant` (int4: with a float32 scale per block). */
 export function bytesPerWeight(quant: Quantization, blockSize = 32): number {
   if (quant === 'fp32') return 4;
-  if (quant === 'int8') return 1 + 4 / 32;
+  if (quant === 'int8') return 1 + 4 / INT8_BLOCK;
   return 0.5 + 4 / blockSize;
 }
 

@@ -23,7 +23,7 @@ import { checkMemory } from './memory';
 /**
  * Bump when the graph or weight format changes, so old cached builds are not reused.
  */
-const BUILDER_VERSION = 6;
+const BUILDER_VERSION = 7;
 
 /** Calibration tokens for int4 GPTQ and the sequence length they are cut into (quant/calibrate.ts). */
 export const CALIBRATION_TOKENS = 2048;

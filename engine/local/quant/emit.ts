@@ -13,7 +13,7 @@
  *   path. Cost: prefill matmuls (M=64) about 2.5x slower than DynamicQuantizeMatMul, decode (M=1)
  *   the same.
  *
- * int8 -> bits=8, blocks of INT8_BLOCK (32) along K with one scale per block (quant/int8.ts).
+ * int8 -> bits=8, blocks of INT8_BLOCK along K with one scale per block (quant/int8.ts).
  * int4 -> bits=4, zero point left at the default 8 (symmetric), bias fused as input 5.
  *
  * Initializers go straight to the .data file through GraphBuilder, so a quantized tensor is never
