@@ -21,8 +21,9 @@ const command: Command = {
                      the key out of the process list). Repeatable (or comma-separated in $NEOX_API_KEY):
                      with several keys each has its own limits (--key-max-requests, --key-max-tokens)
   --model-name NAME  the model id clients send and /v1/models lists (default: the model folder's name)
-  --batch N          requests generated together as one batch when several wait (default 4;
-                     1 = one at a time). On 2 cores, 4 rows decode in about the time of 1.4.
+  --batch N          requests generated together as one continuous batch: each joins at the next
+                     step and leaves when done (default 4; 1 = one at a time). On 2 cores, 4 rows
+                     decode in about the time of 1.4.
   --max-queue N      requests allowed to wait before 429 (default 16)
   --max-request-tokens N   generated tokens (max_tokens x n) one request may ask for; more gets 400
                      (default 4 x the context length)

@@ -1,7 +1,8 @@
 /**
  * Generations on a loaded model, each called when its turn in the runner's queue has come: one
- * request (prefix reuse, then sampling or beam search), a group of queued single-sample requests
- * as one batch of rows (each with its own options), or several prompts with the same options.
+ * request (prefix reuse, then sampling or beam search), or several prompts with the same options.
+ * Requests of a shared server run as one continuous batch instead (continuous-batch.ts), which
+ * takes the prompt checks and beam results from here.
  */
 import { NeoxError, type CompletionRequest, type CompletionResult, type DecodingOptions, type TextChunk } from '../types';
 import type { ModelRunner } from './runner';
@@ -16,21 +17,13 @@ export interface LoadedModel {
   tokenizer: NeoxTokenizer;
 }
 
-/** A completion waiting in the request batcher. */
-export interface Queued {
-  req: CompletionRequest;
-  onChunk?: (c: TextChunk) => void;
-  /** Called when the request's generation starts (it leaves the queue). */
-  onStart?: () => void;
-}
-
-const eosId = (m: LoadedModel) => m.runner.info.eosTokenId ?? m.tokenizer.eosTokenId;
+export const eosId = (m: LoadedModel) => m.runner.info.eosTokenId ?? m.tokenizer.eosTokenId;
 
 /**
  * Prompt ids within the context window: `given` (the caller's tokenization of `text`) or `text`
  * encoded here; an empty prompt starts from BOS/EOS (id of <|endoftext|>).
  */
-function promptIds(m: LoadedModel, text: string, given?: number[]): number[] {
+export function promptIds(m: LoadedModel, text: string, given?: number[]): number[] {
   const ids = given ? given.slice() : m.tokenizer.encode(text);
   if (ids.length === 0) ids.push(eosId(m) ?? 0);
   const ctx = m.runner.info.contextLength;
@@ -41,7 +34,7 @@ function promptIds(m: LoadedModel, text: string, given?: number[]): number[] {
 }
 
 /** The tokens a completion may add after a prompt of `promptLength` tokens: what it asks for, within the context. */
-function tokenBudget(m: LoadedModel, maxTokens: number, promptLength: number): number {
+export function tokenBudget(m: LoadedModel, maxTokens: number, promptLength: number): number {
   return Math.min(maxTokens, m.runner.info.contextLength - promptLength);
 }
 
@@ -67,8 +60,12 @@ async function beams(m: LoadedModel, req: CompletionRequest, logits: Float32Arra
     numReturn: req.n ?? 1,
     signal: req.signal,
   });
-  // Beam search returns whole texts at the end; stream them as one chunk each.
-  const results = found.map((r) => applyStops(r, req.stop));
+  return finishBeams(found, req.stop, onChunk);
+}
+
+/** Beam search returns whole texts at the end: stop strings are applied to them, and each is streamed as one chunk. */
+export function finishBeams(found: SequenceResult[], stop: string[] | undefined, onChunk?: (c: TextChunk) => void): SequenceResult[] {
+  const results = found.map((r) => applyStops(r, stop));
   if (onChunk) results.forEach((r, index) => r.text && onChunk({ index, text: r.text }));
   return results;
 }
@@ -78,37 +75,6 @@ function samples(m: LoadedModel, req: CompletionRequest, ids: number[], logits: 
   if (n > 1) m.runner.reorder(new Array<number>(n).fill(0));
   const rows = Array.from({ length: n }, (_, index) => ({ index, promptIds: ids }));
   return generateRows(m.runner, m.tokenizer, rows, new Array(n).fill(logits), { ...req, maxTokens, eosTokenId: eosId(m) }, (index, text) => onChunk?.({ index, text }));
-}
-
-/** Several single-sample requests as one batch of runner rows, each with its own options and signal. */
-export async function completeGroup(m: LoadedModel, group: Queued[]): Promise<(CompletionResult | Error)[]> {
-  const t0 = performance.now();
-  const out: (CompletionResult | Error)[] = [];
-  const live: { at: number; ids: number[] }[] = [];
-  group.forEach(({ req }, at) => {
-    try {
-      const ids = promptIds(m, req.prompt, req.promptIds);
-      if (req.signal?.aborted) out[at] = cancelledResult(1, ids.length, t0);
-      else live.push({ at, ids });
-    } catch (e) {
-      out[at] = e as Error; // this prompt alone is at fault (too long)
-    }
-  });
-  if (live.length === 0) return out;
-  m.runner.reset(live.length);
-  const logits = await m.runner.forward(live.map((l) => l.ids));
-  const firstAt = performance.now();
-  const rows: RowSpec[] = live.map(({ at, ids }, index) => {
-    const { maxTokens, stop, seed, signal, temperature, topK, topP, repetitionPenalty } = group[at]!.req;
-    const own = { maxTokens: tokenBudget(m, maxTokens, ids.length), stop, seed, signal, temperature, topK, topP, repetitionPenalty };
-    return { index, promptIds: ids, own };
-  });
-  const maxTokens = Math.max(...rows.map((r) => r.own!.maxTokens));
-  const results = await generateRows(m.runner, m.tokenizer, rows, logits, { maxTokens, eosTokenId: eosId(m) }, (index, text) =>
-    group[live[index]!.at]!.onChunk?.({ index: 0, text }),
-  );
-  live.forEach(({ at, ids }, index) => (out[at] = toResult([results[index]!], ids.length, t0, firstAt, 0)));
-  return out;
 }
 
 /** One row per prompt, the same decoding options for all. */

@@ -96,9 +96,10 @@ export class OnnxKvRunner {
   /** Grows every row's block to hold `needed` slots, moving the cached tokens to the new stride. */
   private ensureCapacity(needed: number): void {
     if (needed <= this.capacity) return;
-    // Grow by half (amortized copies) but no further than the context needs: attention runs over
-    // every slot of the capacity, so unused ones cost time.
-    const capacity = roundUp(Math.max(needed, Math.min(this.capacity + (this.capacity >> 1), this.config.maxPositions)));
+    // Grow to the next granule only: every step copies and attends over all C slots (ScatterND), so
+    // a spare slot costs on every token, while moving the cache to a wider stride costs about one
+    // step's copy once per 64 tokens.
+    const capacity = roundUp(needed);
     const { numHeads: H, headSize: hs } = this.config;
     const oldCapacity = this.capacity;
     const oldK = this.keys;
@@ -286,6 +287,26 @@ export class OnnxKvRunner {
 
   truncate(len: number): void {
     this.rowLength = this.rowLength.map((n) => Math.min(n, len));
+  }
+
+  /** Appends `count` empty rows (requests joining a running batch); the rows before keep their blocks and tokens. */
+  addRows(count: number): void {
+    const oldK = this.keys;
+    const oldV = this.values;
+    this.rows += count;
+    this.rowLength.push(...new Array<number>(count).fill(0));
+    if (oldK.length === 0) return this.allocate(SLOT_GRANULE);
+    // Rows are the outermost dimension: the old buffers are the new ones' first rows.
+    this.allocate(this.capacity);
+    for (let l = 0; l < this.config.numLayers; l++) {
+      this.keys[l].set(oldK[l]);
+      this.values[l].set(oldV[l]);
+    }
+  }
+
+  /** Keeps only the first `len` cached tokens of `row` (a row copied from another for the prefix they share). */
+  truncateRow(row: number, len: number): void {
+    this.rowLength[row] = Math.min(this.rowLength[row], len);
   }
 
   async dispose(): Promise<void> {

@@ -166,6 +166,19 @@ class WorkerRunner implements ModelRunner {
     this.tokens = this.tokens.map((r) => r.slice(0, len));
   }
 
+  addRows(count: number): void {
+    if (!Number.isInteger(count) || count < 1) throw new NeoxError(`addRows: count must be a positive integer (got ${count})`, 'bad_request');
+    this.post({ type: 'addRows', count });
+    for (let i = 0; i < count; i++) this.tokens.push([]);
+  }
+
+  truncateRow(row: number, len: number): void {
+    if (!Number.isInteger(row) || row < 0 || row >= this.tokens.length) throw new NeoxError(`truncateRow: no row ${row} (rows: ${this.tokens.length})`, 'bad_request');
+    if (!Number.isInteger(len) || len < 0) throw new NeoxError(`truncateRow: length must be a non-negative integer (got ${len})`, 'bad_request');
+    this.post({ type: 'truncateRow', row, len });
+    this.tokens[row] = this.tokens[row]!.slice(0, len);
+  }
+
   cachedTokens(row: number): number[] {
     const r = this.tokens[row];
     if (!r) throw new NeoxError(`cachedTokens: no row ${row} (rows: ${this.tokens.length})`, 'bad_request');

@@ -21,10 +21,10 @@ import type { LoadOptions, ModelRunner, RunnerInfo } from './runner';
 import { loadTokenizer, type NeoxTokenizer } from './tokenizer';
 import { readConfig } from './config';
 import { validateDecodingOptions } from './decoding/options';
-import { RequestBatcher } from './request-batcher';
 import { scoreTexts, type TextNll } from './decoding/perplexity';
 import { SerialQueue } from './serial-queue';
-import { completeGroup, completeOne, completePrompts, type LoadedModel, type Queued } from './completions';
+import { completeOne, completePrompts, type LoadedModel } from './completions';
+import { ContinuousBatch } from './continuous-batch';
 import { cancelledResult } from './completion-result';
 import { chatTemplateFor, localCheckpointFacts, type ChatTemplate } from '../chat-template';
 import { embedAll, embedRows, resolveEmbedOptions } from './embeddings';
@@ -35,10 +35,13 @@ export interface LocalBackendOptions extends LoadOptions {
   /** How to build the runner; defaults to the ONNX engine (engine/local/load.ts). Tests inject others. */
   loadRunner?: RunnerLoader;
   /**
-   * Completions that queue for the runner are served together, up to this many rows
-   * (engine/local/request-batcher.ts). 1 (default): one at a time, as an editor needs.
+   * Above 1, completions run as one continuous batch of up to this many requests: each joins at the
+   * next step and leaves when done (engine/local/continuous-batch.ts). 1 (default): one at a time,
+   * as an editor needs.
    */
   maxBatch?: number;
+  /** Continuous batching: positions one step may take while prompts join (default 256). */
+  stepTokens?: number;
 }
 
 export interface LocalBackend extends CompletionBackend {
@@ -98,15 +101,7 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
   const onRunner = <T>(task: (m: LoadedModel) => Promise<T>): Promise<T> => queue.run(() => task(model!));
 
   const maxBatch = Math.max(1, Math.floor(opts.maxBatch ?? 1));
-  const batcher =
-    maxBatch > 1
-      ? new RequestBatcher<Queued, CompletionResult>(
-          maxBatch,
-          (task) => queue.run(task),
-          (q) => (q.onStart?.(), completeOne(model!, q.req, q.onChunk)),
-          (group) => (group.forEach((q) => q.onStart?.()), completeGroup(model!, group)),
-        )
-      : undefined;
+  const batch = maxBatch > 1 ? new ContinuousBatch(() => model!, queue, { maxRequests: maxBatch, stepTokens: opts.stepTokens ?? 256 }) : undefined;
 
   const backend: LocalBackend = {
     get runnerInfo() {
@@ -137,10 +132,7 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
       await ready();
       let started = false;
       const onStart = () => (started = true);
-      const queued =
-        batcher && (req.n ?? 1) === 1 && (req.numBeams ?? 1) === 1
-          ? batcher.submit({ req, onChunk, onStart })
-          : onRunner((m) => (onStart(), completeOne(m, req, onChunk)));
+      const queued = batch ? batch.submit(req, onChunk, onStart) : onRunner((m) => (onStart(), completeOne(m, req, onChunk)));
       // A request cancelled while it waits behind another generation is answered at once; its
       // task, when its turn comes, sees the aborted signal and returns without generating. Once
       // running, a cancelled generation answers with the text so far.

@@ -76,6 +76,10 @@ export interface ModelRunner {
   reorder(src: number[]): void;
   /** Keep only the first `len` cached positions of every row (prefix reuse). */
   truncate(len: number): void;
+  /** Continuous batching: append `count` empty rows; the other rows keep their caches. */
+  addRows(count: number): void;
+  /** Keep only the first `len` cached positions of `row` (a row copied from another, cut to their shared prefix). */
+  truncateRow(row: number, len: number): void;
   /**
    * Embeddings (onnx/embed-graph.ts): per row, hidden state `layer` (0 = token embeddings, k = output
    * of block k, numLayers = after the final layer norm, as transformers' output_hidden_states) pooled

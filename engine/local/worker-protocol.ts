@@ -8,6 +8,8 @@ export type ToWorker =
   | { type: 'forward'; id: number; tokens: number[][]; allLogits: boolean; targets?: number[][] }
   | { type: 'reorder'; src: number[] }
   | { type: 'truncate'; len: number }
+  | { type: 'addRows'; count: number }
+  | { type: 'truncateRow'; row: number; len: number }
   /** Answered with a 'result' of width hiddenSize, one position per row. */
   | { type: 'embed'; id: number; tokens: number[][]; layer: number; pooling: Pooling }
   | { type: 'dispose'; id: number };

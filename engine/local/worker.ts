@@ -135,14 +135,18 @@ async function handle(m: ToWorker): Promise<void> {
     }
     case 'reset':
     case 'reorder':
-    case 'truncate': {
+    case 'truncate':
+    case 'addRows':
+    case 'truncateRow': {
       try {
         if (!runner) throw new NeoxError('engine is not loaded', 'engine_failed');
         if (m.type === 'reset') {
           deferredError = undefined;
           runner.reset(m.rows);
         } else if (m.type === 'reorder') runner.reorder(m.src);
-        else runner.truncate(m.len);
+        else if (m.type === 'truncate') runner.truncate(m.len);
+        else if (m.type === 'addRows') runner.addRows(m.count);
+        else runner.truncateRow(m.row, m.len);
       } catch (e) {
         deferredError = e instanceof NeoxError ? e : new NeoxError(`engine error: ${(e as Error).message}`, 'engine_failed');
       }

@@ -23,7 +23,7 @@ export interface ServeOptions {
   apiKey?: string;
   /** More keys /v1/* accepts (with apiKey, if set). With several keys each has its own limits (keyMax*). */
   apiKeys?: string[];
-  /** Requests handed to the backend at once (the local engine batches those that wait: `maxBatch`). Default 1. */
+  /** Requests handed to the backend at once (the local engine runs them as one continuous batch: `maxBatch`). Default 1. */
   concurrency?: number;
   /** Requests allowed to wait; one more gets 429. Default 16. */
   maxQueue?: number;

@@ -42,14 +42,73 @@ export interface RowSpec {
 
 export type OnText = (index: number, text: string) => void;
 
-interface RowState {
-  spec: RowSpec;
-  params: GenerateParams;
-  ids: number[];
-  rng: Rng;
-  decoder: IncrementalDecoder;
-  stops: StopSequenceMatcher;
+/**
+ * One row's decoding: picks the row's next token from its logits (its own options, random stream,
+ * stop strings and signal), streams whole characters, and knows when the row is done. The same
+ * object serves a row of generateRows and a row of a continuous batch (continuous-batch.ts).
+ */
+export class RowDecoder {
+  readonly ids: number[] = [];
   finish?: FinishReason;
+  private readonly decoder: IncrementalDecoder;
+  private readonly stops: StopSequenceMatcher;
+
+  constructor(
+    readonly spec: RowSpec,
+    readonly params: GenerateParams,
+    private readonly rng: Rng,
+    tokenizer: Pick<NeoxTokenizer, 'decode'>,
+    private readonly onText?: OnText,
+  ) {
+    this.decoder = new IncrementalDecoder(tokenizer);
+    this.stops = new StopSequenceMatcher(params.stop ?? []);
+    if (params.maxTokens <= 0) this.end('length');
+  }
+
+  /** The token to feed after `logits`, or undefined once the row is done (why: `finish`). */
+  step(logits: Float32Array): number | undefined {
+    if (this.finish) return undefined;
+    if (this.params.signal?.aborted) return this.end('cancelled'); // this row's client left
+    const context = (this.params.repetitionPenalty ?? 1) !== 1 ? [...this.spec.promptIds, ...this.ids] : [];
+    const id = chooseToken(logits, context, this.params, this.rng);
+    this.ids.push(id);
+    if (id === this.params.eosTokenId) return this.end('eos');
+    this.emit(this.stops.push(this.decoder.push(id)));
+    if (this.stops.stopped) return this.end('stop');
+    if (this.ids.length >= this.params.maxTokens) return this.end('length');
+    return id;
+  }
+
+  /** Ends the row (once): what the decoder and the stop matcher still hold is streamed. */
+  end(reason: FinishReason): undefined {
+    if (this.finish) return undefined;
+    this.finish = reason;
+    this.emit(this.stops.push(this.decoder.flush()));
+    this.emit(this.stops.flush());
+    return undefined;
+  }
+
+  result(): SequenceResult {
+    return { ids: this.ids, text: this.stops.output, finishReason: this.finish ?? 'length' };
+  }
+
+  private emit(text: string): void {
+    if (text && this.onText) this.onText(this.spec.index, text);
+  }
+}
+
+/**
+ * The decoder of each row: a row that is a request of its own (spec.own) has its own options and
+ * the random stream of a request alone (stream 0), so a seeded request samples the same tokens
+ * batched or not; the samples of one request share its seed, stream = choice index.
+ */
+export function rowDecoders(rows: RowSpec[], params: GenerateParams, tokenizer: Pick<NeoxTokenizer, 'decode'>, onText?: OnText): RowDecoder[] {
+  const seed = params.seed ?? randomSeed();
+  return rows.map((spec) => {
+    const p: GenerateParams = spec.own ? { ...params, ...spec.own } : params;
+    const rng = spec.own ? createRng(spec.own.seed ?? randomSeed(), 0) : createRng(seed, spec.index);
+    return new RowDecoder(spec, p, rng, tokenizer, onText);
+  });
 }
 
 /**
@@ -65,48 +124,19 @@ export async function generateRows(
   params: GenerateParams,
   onText?: OnText,
 ): Promise<SequenceResult[]> {
-  const seed = params.seed ?? randomSeed();
-  const states: RowState[] = rows.map((spec) => {
-    const p: GenerateParams = spec.own ? { ...params, ...spec.own } : params;
-    return {
-      spec,
-      params: p,
-      ids: [],
-      rng: spec.own ? createRng(spec.own.seed ?? randomSeed(), 0) : createRng(seed, spec.index),
-      decoder: new IncrementalDecoder(tokenizer),
-      stops: new StopSequenceMatcher(p.stop ?? []),
-    };
-  });
-  const emit = (s: RowState, text: string) => {
-    if (text && onText) onText(s.spec.index, text);
-  };
-  const finish = (s: RowState, reason: FinishReason) => {
-    s.finish = reason;
-    emit(s, s.stops.push(s.decoder.flush()));
-    emit(s, s.stops.flush());
-  };
-
-  // active[j] = state living in runner row j
+  const states = rowDecoders(rows, params, tokenizer, onText);
+  // active[j] = the row living in runner row j
   let active = states.slice();
   let current = logits;
-  for (const s of states) if (s.params.maxTokens <= 0) finish(s, 'length');
   while (active.some((s) => !s.finish)) {
     if (params.signal?.aborted) {
-      for (const s of active) if (!s.finish) finish(s, 'cancelled');
+      for (const s of active) s.end('cancelled');
       break;
     }
     const next: number[][] = [];
     active.forEach((s, j) => {
-      if (s.finish) return; // finished before its first token (maxTokens 0)
-      if (s.params.signal?.aborted) return finish(s, 'cancelled'); // this row's client left
-      const context = (s.params.repetitionPenalty ?? 1) !== 1 ? [...s.spec.promptIds, ...s.ids] : [];
-      const id = chooseToken(current[j]!, context, s.params, s.rng);
-      s.ids.push(id);
-      if (id === params.eosTokenId) return finish(s, 'eos');
-      emit(s, s.stops.push(s.decoder.push(id)));
-      if (s.stops.stopped) return finish(s, 'stop');
-      if (s.ids.length >= s.params.maxTokens) return finish(s, 'length');
-      next.push([id]);
+      const id = s.step(current[j]!);
+      if (id !== undefined) next.push([id]);
     });
     const keep = active.map((s, j) => (s.finish ? -1 : j)).filter((j) => j >= 0);
     if (keep.length === 0) break;
@@ -115,10 +145,10 @@ export async function generateRows(
       active = keep.map((j) => active[j]!);
     }
     if (params.signal?.aborted) {
-      for (const s of active) finish(s, 'cancelled');
+      for (const s of active) s.end('cancelled');
       break;
     }
     current = await runner.forward(next);
   }
-  return states.map((s) => ({ ids: s.ids, text: s.stops.output, finishReason: s.finish ?? 'length' }));
+  return states.map((s) => s.result());
 }

@@ -14,6 +14,8 @@ export class ScriptedRunner implements ModelRunner {
   /** Total tokens passed to forward() (what prefix reuse saves). */
   fed = 0;
   forwardCalls = 0;
+  /** Per forward() call, the number of tokens each row was fed (rows and their widths). */
+  readonly shapes: number[][] = [];
   private busy = false;
 
   constructor(
@@ -44,6 +46,7 @@ export class ScriptedRunner implements ModelRunner {
     try {
       if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
       this.forwardCalls++;
+      this.shapes.push(tokens.map((row) => row.length));
       return tokens.map((row, r) => {
         if (row.length === 0) throw new Error('ScriptedRunner: empty row');
         const outs: Float32Array[] = [];
@@ -66,6 +69,12 @@ export class ScriptedRunner implements ModelRunner {
   }
   truncate(len: number): void {
     for (const row of this.cache) row.length = Math.min(row.length, len);
+  }
+  addRows(count: number): void {
+    for (let i = 0; i < count; i++) this.cache.push([]);
+  }
+  truncateRow(row: number, len: number): void {
+    this.cache[row]!.length = Math.min(this.cache[row]!.length, len);
   }
   cachedTokens(row: number): number[] {
     return [...this.cache[row]!];
