@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { CompletionBackend, FinishReason, ModelInfo } from '../engine/types';
-import { PromptBuilder } from './context/prompt';
+import { PromptBuilder, type RelatedCode } from './context/prompt';
 import { SnippetRing } from './context/snippet-ring';
 import { inlineContext, inlineSuggestion, isComplete, trailingBlanks, untrail, type InlineContext } from './postprocess/inline';
 import { AdaptiveDebounce, sleep } from './scheduler/debounce';
@@ -65,6 +65,8 @@ export interface CompletionDeps {
   onDebounce?(delayMs: number): void;
   /** A line for the log (the server's console.info goes to the editor's output channel, which is the default). */
   log?(message: string): void;
+  /** Related code from other files (the workspace index), quoted in the prompt beside the open files' snippets. */
+  related?: RelatedCode;
 }
 
 export class CompletionService {
@@ -79,7 +81,7 @@ export class CompletionService {
   private lastAnswer: InlineAnswer | undefined;
 
   constructor(private readonly deps: CompletionDeps) {
-    this.prompts = new PromptBuilder((t) => deps.countTokens(t), this.ring);
+    this.prompts = new PromptBuilder((t) => deps.countTokens(t), this.ring, deps.related);
     this.activity = deps.activity ?? new Activity();
   }
 

@@ -15,6 +15,8 @@ import { chain, LinesStream, TrimStream, type TextStream } from './postprocess/s
 import { trimTrailingWhitespace } from './postprocess/trim-whitespace';
 import { checkAttachments, fitChat, type Omitted } from './chat-fit';
 import { describeCut } from './chat-cut';
+import { chunkAttachments, sourcesUsed } from './index/chat-sources';
+import type { RelatedChunk } from './index/retrieval';
 import type { ChatParams, ChatResult, GenerateFileParams, GenerateFileResult, GenerateFromCommentResult } from '../protocol/index';
 
 export interface GenerateDeps {
@@ -27,6 +29,8 @@ export interface GenerateDeps {
   countTokens(text: string): Promise<number>;
   signal: AbortSignal;
   emit(delta: string): void;
+  /** Workspace code related to a chat question (the workspace index); absent or [] when there is none. */
+  related?(question: string): Promise<RelatedChunk[]>;
 }
 
 /** Room left for generated tokens after `prompt`, at most `want`; errors if the prompt alone is too long. */
@@ -210,7 +214,10 @@ export async function chat(p: ChatParams, d: GenerateDeps): Promise<ChatResult> 
     return n;
   };
   checkAttachments(p.context ?? []);
-  const ctx = (p.context ?? []).filter((c) => c && typeof c.text === 'string' && c.text.trim());
+  const question = [...turns].reverse().find((t) => t.role === 'user')?.content ?? '';
+  // A failed search leaves the question without workspace code rather than failing it.
+  const related = (await d.related?.(question).catch(() => [])) ?? [];
+  const ctx = [...(p.context ?? []).filter((c) => c && typeof c.text === 'string' && c.text.trim()), ...chunkAttachments(related)];
   const system = chatSystemPrompt(ctx[0]?.languageId);
   const fitted = await fitChat({ system, attachments: ctx, turns, budget, measure });
   let used: string | undefined;
@@ -234,6 +241,7 @@ export async function chat(p: ChatParams, d: GenerateDeps): Promise<ChatResult> 
     ...(used ? { format: used, formatLabel: chatFormatLabel(used) } : {}),
     omitted,
     ...(notice ? { notice } : {}),
+    ...(related.length ? { sources: sourcesUsed(related, omitted.attachments) } : {}),
   };
 }
 

@@ -18,6 +18,7 @@ import * as prompts from './features/prompts';
 import * as settings from './features/settings';
 import * as statistics from './features/statistics';
 import * as status from './features/status';
+import * as workspaceIndex from './features/workspace-index';
 import { createServices, type ServerDeps } from './services';
 import { stopSyntaxWorker } from './syntax';
 
@@ -27,7 +28,7 @@ interface Feature {
 }
 
 // status and health subscribe to the backend before settings can start loading it.
-const FEATURES: Feature[] = [status, health, settings, prompts, inlineCompletion, generation, statistics, models, download, debug];
+const FEATURES: Feature[] = [status, health, settings, prompts, inlineCompletion, generation, statistics, models, download, debug, workspaceIndex];
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
@@ -42,7 +43,8 @@ connection.onInitialize((params) => {
   });
   return {
     capabilities: {
-      textDocumentSync: TextDocumentSyncKind.Incremental,
+      // Saves too: the workspace index reads a saved file again.
+      textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
       inlineCompletionProvider: true,
       workspace: { workspaceFolders: { supported: true } },
     },

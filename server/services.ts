@@ -11,6 +11,7 @@ import { BackendManager } from './backend-factory';
 import { CompletionService } from './completion-service';
 import { relativePath } from './paths';
 import { StatusNotification, type NeoxInitializationOptions } from '../protocol/index';
+import { WorkspaceRetrieval } from './index/retrieval';
 import { Activity } from './scheduler/activity';
 import { completionSettings } from './settings';
 import { SettingsStore } from './settings-store';
@@ -22,6 +23,8 @@ export interface ServerDeps {
   init: NeoxInitializationOptions;
   /** The client answers workspace/configuration. */
   canPullConfiguration: boolean;
+  /** The client lets the server register workspace/didChangeWatchedFiles watchers. */
+  canWatchFiles: boolean;
   /** A document's path relative to its workspace folder (the prompt header). */
   pathOf(uri: string): string;
   /** The workspace folders on this machine's disk (file: URIs), first folder first. */
@@ -35,6 +38,10 @@ export interface ServerDeps {
   /** Generations running now, inline and streaming. */
   activity: Activity;
   stats: Statistics;
+  /** Workspace folder URIs (initialize's workspaceFolders, else rootUri). */
+  folders: string[];
+  /** The workspace index, when one runs (features/workspace-index.ts): related code for prompts and chat. */
+  workspace: WorkspaceRetrieval;
 }
 
 export function createServices(connection: Connection, documents: TextDocuments<TextDocument>, params: InitializeParams): ServerDeps {
@@ -53,17 +60,20 @@ export function createServices(connection: Connection, documents: TextDocuments<
     return backends.ready();
   };
   const activity = new Activity((busy) => status.busy(busy));
+  const workspace = new WorkspaceRetrieval();
   const completions = new CompletionService({
     ready,
     countTokens: (t) => backends.countTokens(t),
     settings: () => completionSettings(settings.current),
     stats,
     activity,
+    related: async (uri, query) => (await workspace.related(uri, query)).map((c) => ({ id: c.id, path: c.path, text: c.text })),
   });
   return {
     documents,
     init,
     canPullConfiguration: !!params.capabilities.workspace?.configuration,
+    canWatchFiles: !!params.capabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration,
     pathOf: (uri) => relativePath(uri, roots),
     workspaceDirs: [...new Set(roots.filter((r) => r.startsWith('file:')).map((r) => fileURLToPath(r)))],
     settings,
@@ -73,5 +83,7 @@ export function createServices(connection: Connection, documents: TextDocuments<
     completions,
     activity,
     stats,
+    folders: roots,
+    workspace,
   };
 }

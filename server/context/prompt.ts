@@ -1,6 +1,7 @@
 /**
  * Builds the prompt for an inline completion: template header (path, language), snippets
- * from other files, then the document text before the cursor, within a token budget.
+ * from other files (open and recently edited ones from the snippet ring, then related code the
+ * workspace index finds), then the document text before the cursor, within a token budget.
  *
  * GPT-NeoX has no fill-in-the-middle: the text after the cursor is not part of the prompt
  * (the post-processing rules use it to stop and strip).
@@ -46,11 +47,22 @@ export interface BuiltPrompt {
   snippetIds: string[];
 }
 
+/** A snippet of another file as the prompt quotes it. */
+export interface Snippet {
+  id: string;
+  path: string;
+  text: string;
+  /** Found by the workspace index (kept for the region), else from the snippet ring (kept while its text is). */
+  related?: boolean;
+}
+
+/** Related code from the workspace index for the code before the cursor ([] when there is none or it is slow). */
+export type RelatedCode = (uri: string, query: string) => Promise<Snippet[]>;
+
 interface Sticky {
   start: number;
   region: number;
-  snippetIds: string[];
-  snippetTexts: string[];
+  snippets: Snippet[];
 }
 
 const REGION_LINES = 16;
@@ -58,6 +70,11 @@ const REGION_LINES = 16;
 export const MAX_CHARS_PER_TOKEN = 8;
 /** The snippet query: about this much text before the cursor, never more than twice it. */
 const QUERY_CHARS = 1500;
+/** The workspace index's query: the last lines before the cursor (an embedding of more costs the completion time). */
+const RELATED_QUERY_CHARS = 600;
+/** Snippets of each kind in a prompt, at most. */
+const RING_SNIPPETS = 2;
+const RELATED_SNIPPETS = 2;
 
 /** Lets the event loop run (I/O, other requests) before the next slice of work. */
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -101,6 +118,7 @@ export class PromptBuilder {
   constructor(
     private readonly countTokens: (text: string) => Promise<number>,
     private readonly ring: SnippetRing,
+    private readonly related?: RelatedCode,
   ) {}
 
   forget(uri: string): void {
@@ -125,38 +143,25 @@ export class PromptBuilder {
     const region = Math.floor(lineAt(r.text, r.offset) / REGION_LINES);
 
     // Snippets: at most a quarter of the budget.
-    let snippetIds: string[] = [];
-    let snippetTexts: string[] = [];
+    let snippets: Snippet[] = [];
     // Snippets are written as line comments: none for a language whose comment marker is unknown.
     if (r.crossFile && knownLanguage(r.languageId)) {
-      const stillValid =
-        prev &&
-        prev.region === region &&
-        prev.snippetIds.every((id, i) => this.ring.get(id)?.text === prev.snippetTexts[i]);
-      if (stillValid) {
-        snippetIds = prev.snippetIds;
-        snippetTexts = prev.snippetTexts;
-      } else {
-        // From a line start about QUERY_CHARS back; within a very long line, by characters.
-        const lineStart = r.text.lastIndexOf('\n', Math.max(0, r.offset - QUERY_CHARS)) + 1;
-        const queryStart = Math.max(lineStart, r.offset - 2 * QUERY_CHARS);
-        const chosen = this.ring.select(r.uri, r.text.slice(queryStart, r.offset));
-        snippetIds = chosen.map((c) => c.id);
-        snippetTexts = chosen.map((c) => c.text);
-      }
+      // Ring snippets stay while their text does; related code stays for the region.
+      const unchanged = (c: Snippet) => c.related || this.ring.get(c.id)?.text === c.text;
+      const stillValid = prev && prev.region === region && prev.snippets.every(unchanged);
+      if (stillValid) snippets = prev.snippets;
+      else snippets = await this.chooseSnippets(r);
     }
     let snippetBlock = '';
     let snippetTokens = 0;
-    const keptIds: string[] = [];
-    for (let i = 0; i < snippetIds.length; i++) {
-      const chunk = this.ring.get(snippetIds[i]!);
-      if (!chunk) continue;
+    const kept: Snippet[] = [];
+    for (const chunk of snippets) {
       const block = asLineComments(`Compare this snippet from ${chunk.path}:\n${chunk.text}`, r.languageId) + '\n';
       const n = await this.countCached(block);
       if (snippetTokens + n > r.budget / 4) continue;
       snippetBlock += block;
       snippetTokens += n;
-      keptIds.push(snippetIds[i]!);
+      kept.push(chunk);
     }
 
     const prefixBudget = Math.max(16, r.budget - headerTokens - snippetTokens);
@@ -175,8 +180,8 @@ export class PromptBuilder {
       start <= r.offset &&
       (start === 0 || r.text[start - 1] === '\n' || (!r.text.slice(start, r.offset).includes('\n') && safeCut(r.text, start, r.offset) === start));
     const keep = (start: number, tokens: number, ids?: number[]): BuiltPrompt => {
-      this.sticky.set(r.uri, { start, region, snippetIds: keptIds, snippetTexts: keptIds.map((id) => this.ring.get(id)!.text) });
-      return { prompt: header + snippetBlock + r.text.slice(start, r.offset), tokens, ids, prefixStart: start, snippetIds: keptIds };
+      this.sticky.set(r.uri, { start, region, snippets: kept });
+      return { prompt: header + snippetBlock + r.text.slice(start, r.offset), tokens, ids, prefixStart: start, snippetIds: kept.map((c) => c.id) };
     };
     if (r.tokenize) {
       // One encoding of the whole prompt gives both the prefix's count and the ids to send.
@@ -212,7 +217,19 @@ export class PromptBuilder {
     return keep(start, headerTokens + snippetTokens + prefixTokens);
   }
 
-  /** A start offset (at a line start where possible) leaving about `target` tokens, never more than `max`. */
+  /** Ring snippets most like the code before the cursor, then related code from files they do not cover. */
+  private async chooseSnippets(r: PromptRequest): Promise<Snippet[]> {
+    // From a line start about QUERY_CHARS back; within a very long line, by characters.
+    const lineStart = r.text.lastIndexOf('\n', Math.max(0, r.offset - QUERY_CHARS)) + 1;
+    const queryStart = Math.max(lineStart, r.offset - 2 * QUERY_CHARS);
+    const chosen: Snippet[] = this.ring.select(r.uri, r.text.slice(queryStart, r.offset), RING_SNIPPETS).map((c) => ({ id: c.id, path: c.path, text: c.text }));
+    if (!this.related) return chosen;
+    const relatedStart = Math.max(queryStart, r.offset - RELATED_QUERY_CHARS);
+    const seen = new Set(chosen.map((c) => c.path));
+    const related = (await this.related(r.uri, r.text.slice(relatedStart, r.offset))).filter((c) => !seen.has(c.path));
+    return [...chosen, ...related.slice(0, RELATED_SNIPPETS).map((c) => ({ id: c.id, path: c.path, text: c.text, related: true }))];
+  }
+
   /**
    * A start offset (at a line start where possible, else at a safe point within the line) leaving
    * about `target` tokens, never more than `max`; never more than MAX_CHARS_PER_TOKEN * max

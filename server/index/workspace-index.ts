@@ -85,6 +85,11 @@ export class WorkspaceIndex {
     return this.status;
   }
 
+  /** The embedder's identity: which model's vectors this index holds. */
+  get identity(): string {
+    return this.o.embedder.identity;
+  }
+
   /** Opens (or rebuilds) the store and starts the loop. */
   start(): Promise<void> {
     this.loop ??= this.run().catch((e: unknown) => this.fail(e));

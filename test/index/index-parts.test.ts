@@ -132,11 +132,15 @@ test('which files: .gitignore at any depth, the exclude setting, data files, gen
   assert.match(skipReason(Buffer.alloc(600 * 1024, 'a\n'))!, /larger than 512 KB/);
 });
 
-test('rank fusion: a chunk both sides rank well beats one only a single side ranks first', () => {
+test('rank fusion: weighted; both sides agreeing lifts a chunk, the lighter side alone does not lead', () => {
   const hit = (path: string): Hit => ({ path, startLine: 0, endLine: 1, name: '', text: '', score: 0 });
-  const fused = fuse([[hit('a'), hit('b'), hit('c')], [hit('d'), hit('b'), hit('a')]], 3);
-  assert.deepEqual(fused.map((h) => h.path), ['a', 'b', 'd']);
-  assert.ok(fused[0]!.score > fused[2]!.score);
+  const hits = (...p: string[]) => p.map(hit);
+  const equal = fuse([{ hits: hits('a', 'b', 'c'), weight: 1 }, { hits: hits('d', 'b', 'a'), weight: 1 }], 3);
+  assert.deepEqual(equal.map((h) => h.path), ['a', 'b', 'd']);
+  const keywordLed = fuse([{ hits: hits('a', 'b', 'c'), weight: 1 }, { hits: hits('d', 'c', 'e'), weight: 0.25 }], 4);
+  // c: third for keywords, second for vectors: first together; d, found by vectors only, after every keyword hit.
+  assert.deepEqual(keywordLed.map((h) => h.path), ['c', 'a', 'b', 'd']);
+  assert.ok(keywordLed[0]!.score > keywordLed[3]!.score);
 });
 
 test('index settings arrive nested ({index: {exclude}}) as VS Code sends dotted keys, or flat', () => {
