@@ -14,6 +14,8 @@ export class EditorStream {
   private first = true;
   /** After remove() or finish(), late deltas (still in flight from the server) are ignored. */
   private closed = false;
+  /** What finish() put at its final place (and the text it replaced there), for a remove() after it. */
+  private placed?: { offset: number; text: string; replaced: string };
 
   constructor(
     private readonly editor: vscode.TextEditor,
@@ -48,13 +50,18 @@ export class EditorStream {
     if (ok) this.streamed += add;
   }
 
-  /** Removes what was streamed (cancellation): the document is as before, in the same undo step. */
+  /**
+   * Removes what was streamed, and the final text if finish() placed it (cancellation): the document is
+   * as before, in the same undo step. Text outside what this stream wrote is left alone.
+   */
   async remove(): Promise<void> {
     this.closed = true;
     this.pending = '';
     await this.chain;
-    if (this.streamed) await this.edit((b) => b.delete(this.range()));
-    this.streamed = '';
+    if (this.streamed && (await this.edit((b) => b.delete(this.range())))) this.streamed = '';
+    const placed = this.placed;
+    this.placed = undefined;
+    if (placed) await this.edit((b) => b.replace(this.rangeAt(placed.offset, placed.text.length), placed.replaced));
   }
 
   /**
@@ -67,20 +74,26 @@ export class EditorStream {
     await this.chain;
     const doc = this.editor.document;
     if (!at) {
-      const start = doc.positionAt(this.startOffset);
-      await this.edit((b) => b.replace(this.range(), text));
-      return new vscode.Range(start, doc.positionAt(this.startOffset + text.length));
+      if (await this.edit((b) => b.replace(this.range(), text))) {
+        this.placed = { offset: this.startOffset, text, replaced: '' };
+        this.streamed = '';
+      }
+      return this.rangeAt(this.startOffset, text.length);
     }
-    if (this.streamed) await this.edit((b) => b.delete(this.range()));
-    this.streamed = '';
-    const startOffset = doc.offsetAt(at.start);
-    await this.edit((b) => b.replace(at, text));
-    return new vscode.Range(doc.positionAt(startOffset), doc.positionAt(startOffset + text.length));
+    if (this.streamed && (await this.edit((b) => b.delete(this.range())))) this.streamed = '';
+    const offset = doc.offsetAt(at.start);
+    const replaced = doc.getText(at);
+    if (await this.edit((b) => b.replace(at, text))) this.placed = { offset, text, replaced };
+    return this.rangeAt(offset, text.length);
   }
 
   private range(): vscode.Range {
+    return this.rangeAt(this.startOffset, this.streamed.length);
+  }
+
+  private rangeAt(offset: number, length: number): vscode.Range {
     const doc = this.editor.document;
-    return new vscode.Range(doc.positionAt(this.startOffset), doc.positionAt(this.startOffset + this.streamed.length));
+    return new vscode.Range(doc.positionAt(offset), doc.positionAt(offset + length));
   }
 
   private edit(fn: (b: vscode.TextEditorEdit) => void): Thenable<boolean> {

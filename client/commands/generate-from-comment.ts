@@ -41,12 +41,20 @@ export async function generateFromComment(neox: NeoxClient, args: GenerateFromCo
             if (token.isCancellationRequested) return undefined;
             throw e;
           });
+        // The pieces sent before the answer may still be on their way into the editor (a busy editor
+        // answers edits late): a cancel prompted by seeing them must count, so decide once they are in.
+        await stream.settled();
         if (!result || token.isCancellationRequested || result.finishReason === 'cancelled') {
           await stream.remove();
           return undefined;
         }
         const range = client.protocol2CodeConverter.asRange(result.range);
         const placed = await stream.finish(result.text, range);
+        // A cancel while the answer was being placed still means: leave the document as it was.
+        if (token.isCancellationRequested) {
+          await stream.remove();
+          return undefined;
+        }
         editor.selection = new vscode.Selection(placed.end, placed.end);
         return placed;
       },
