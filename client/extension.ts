@@ -11,7 +11,9 @@ import { downloadModel, registerDownloads } from './commands/download-model';
 import { generateFile, type GenerateFileArgs } from './commands/generate-file';
 import { generateFromComment, type GenerateFromCommentArgs } from './commands/generate-from-comment';
 import { setHfToken } from './commands/hf-token';
+import { toggleIndexing } from './commands/index-control';
 import { showQuickMenu } from './commands/quick-menu';
+import { searchWorkspace } from './commands/search-workspace';
 import { selectModel } from './commands/select-model';
 import { showStatistics, StatisticsDocument } from './commands/statistics';
 import { API_KEY_SECRET, openSettings, SECTION } from './config';
@@ -62,6 +64,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<NeoxAp
     command('neoxComplete.showMenu', () =>
       showQuickMenu(inline.snoozeRemainingMs > 0, statusBar.current.state === 'error' ? statusBar.current.message : undefined),
     ),
+    command('neoxComplete.searchWorkspace', (query?: string) => searchWorkspace(neox, query)),
+    command('neoxComplete.toggleIndexing', () => toggleIndexing(neox, statusBar.current.index)),
     command('neoxComplete.openSettings', () => openSettings()),
     command('neoxComplete.showLogs', () => output.show()),
     command('neoxComplete.restartServer', () => neox.restart()),

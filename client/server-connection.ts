@@ -52,6 +52,8 @@ export function createLanguageClient(opts: ConnectionOptions): LanguageClient {
       defaultModelPath: vscode.Uri.joinPath(context.extensionUri, 'models', 'neox-code-23m').fsPath,
       // Converted ONNX models are cached per user, outside the (read-only, replaced-on-update) extension folder.
       cacheDir: context.globalStorageUri.fsPath,
+      // This workspace's own storage: the workspace index lives there (none without a folder open).
+      workspaceStoragePath: context.storageUri?.fsPath,
     },
     errorHandler: {
       error(error): ErrorHandlerResult {

@@ -12,6 +12,7 @@
 import * as vscode from 'vscode';
 import type { StatusParams } from '../protocol/index';
 import { ErrorNotice, type NoticeHandle } from './error-notice';
+import { indexLine } from './index-text';
 import { modelDisplayName, progressTitle, shortenPaths, statusText } from './status-text';
 
 /** Command links (trusted in the tooltip and the notification) that fix or explain an error. */
@@ -21,6 +22,7 @@ const TRUSTED = { enabledCommands: ['neoxComplete.openSettings', 'neoxComplete.s
 export class StatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('neoxComplete.status', vscode.StatusBarAlignment.Right, 100);
   private status: StatusParams = { state: 'starting', backend: 'local', model: '' };
+  private lastLogged: { line?: string; index?: string } = {};
   private snoozeMs = 0;
   private progress?: { report(fraction?: number, message?: string): void; done(): void };
   private readonly errorNotice = new ErrorNotice((m, onDismissed) => this.showErrorNotice(m, onDismissed));
@@ -52,7 +54,13 @@ export class StatusBar implements vscode.Disposable {
     const prev = this.status;
     this.status = s;
     this.render();
-    this.output.info(`status: ${s.state} ${s.backend}/${s.model}${s.quantization ? ` ${s.quantization}` : ''}${s.message ? ` - ${s.message}` : ''}`);
+    const line = `status: ${s.state} ${s.backend}/${s.model}${s.quantization ? ` ${s.quantization}` : ''}${s.message ? ` - ${s.message}` : ''}`;
+    // The index reports its progress several times a second: log its state changes, not each step.
+    const index = s.index && `${s.index.state} ${s.index.message ?? ''}`;
+    if (line !== this.lastLogged.line || index !== this.lastLogged.index) {
+      this.output.info(index && line === this.lastLogged.line ? `status: workspace index ${index}` : line);
+      this.lastLogged = { line, index };
+    }
 
     if (s.state === 'loading' || (s.state === 'starting' && s.progress !== undefined)) this.showProgress(s);
     else this.progress?.done();
@@ -124,6 +132,8 @@ export class StatusBar implements vscode.Disposable {
     if (s.quantization) md.appendMarkdown(`- Precision: ${s.quantization}\n`);
     md.appendMarkdown(`- Backend: ${s.backend}\n- State: ${s.state}\n`);
     if (s.lastLatencyMs !== undefined) md.appendMarkdown(`- Last completion: ${Math.round(s.lastLatencyMs)} ms\n`);
+    const index = indexLine(s.index);
+    if (index) md.appendMarkdown(`- ${escape(index)}\n`);
     if (this.snoozeMs > 0) md.appendMarkdown(`- Snoozed for ${Math.ceil(this.snoozeMs / 60_000)} more min\n`);
     // The path only here, as detail: the item's text names the model.
     if (s.model && s.model !== modelDisplayName(s)) md.appendMarkdown(`- From: ${escape(s.model)}\n`);

@@ -4,6 +4,7 @@
  * their path: a path pushes the state off a status bar item and cuts a notification short.
  */
 import type { EngineState, StatusParams } from '../protocol/index';
+import { indexBadge } from './index-text';
 
 const ICONS: Record<EngineState, string> = {
   starting: '$(loading~spin)',
@@ -35,7 +36,7 @@ export function modelSummary(s: Pick<StatusParams, 'model' | 'modelName' | 'back
 export function statusText(s: StatusParams, snoozed: boolean): string {
   if (snoozed && s.state !== 'error') return '$(bell-slash) NeoX snoozed';
   const latency = s.lastLatencyMs !== undefined && s.state !== 'error' ? ` · ${Math.round(s.lastLatencyMs)} ms` : '';
-  return `${ICONS[s.state]} NeoX: ${modelSummary(s)} · ${s.state}${latency}`;
+  return `${ICONS[s.state]} NeoX: ${modelSummary(s)} · ${s.state}${latency}${indexBadge(s.index)}`;
 }
 
 /** The load-progress notification's title: the model's name and precision, never its path. */

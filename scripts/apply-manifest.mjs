@@ -34,6 +34,8 @@ const commands = [
   ['dismissInline', 'Dismiss the suggestion'],
   ['chat.askAboutSelection', 'Ask about the selection in chat'],
   ['chat.explainSelection', 'Explain the selection in chat'],
+  ['searchWorkspace', 'Search workspace'],
+  ['toggleIndexing', 'Pause or resume workspace indexing'],
 ].map(([id, title]) => ({ command: `neoxComplete.${id}`, title, category: 'NeoX', ...(id === 'showMenu' ? { icon: '$(settings-gear)' } : {}) }));
 // Internal: runs when a suggestion is accepted (it reports the acceptance).
 commands.push({ command: INLINE_ACCEPTED_COMMAND, title: 'Inline completion accepted', category: 'NeoX' });

@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { ChatRequest, ExplainQuestionRequest, type ChatContext } from '../../protocol/index';
+import { openLocation } from '../commands/search-workspace';
 import type { NeoxClient } from '../neox-client';
 import { answerInfo, Conversation } from './conversation';
 import { chatHtml } from './html';
@@ -95,6 +96,9 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         return;
       case 'insert':
         await this.insertAtCursor(m.code);
+        return;
+      case 'open':
+        await openLocation(m.location);
         return;
       case 'newFile': {
         const doc = await vscode.workspace.openTextDocument({ content: m.code, language: m.language || undefined });

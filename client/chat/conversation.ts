@@ -1,6 +1,6 @@
 /** The chat conversation, kept per workspace (workspaceState) so it survives window reloads. */
 import type * as vscode from 'vscode';
-import type { ChatTurn } from '../../protocol/index';
+import type { ChatTurn, CodeLocation } from '../../protocol/index';
 
 const KEY = 'neoxComplete.chat.conversation';
 /** Older turns are dropped from storage; the server trims what it sends to the model anyway. */
@@ -17,12 +17,14 @@ export interface AnswerInfo {
   format?: string;
   /** What was left out to fit the model's context. */
   notice?: string;
+  /** Workspace code the answer was given (ChatResult.sources): links under the answer. */
+  sources?: CodeLocation[];
 }
 
 /** The info of a chat result to show with the answer (an older server sends only the format's id). */
-export function answerInfo(result: { format?: string; formatLabel?: string; notice?: string } | undefined): AnswerInfo {
+export function answerInfo(result: { format?: string; formatLabel?: string; notice?: string; sources?: CodeLocation[] } | undefined): AnswerInfo {
   const format = result?.formatLabel || result?.format;
-  return { ...(format ? { format } : {}), ...(result?.notice ? { notice: result.notice } : {}) };
+  return { ...(format ? { format } : {}), ...(result?.notice ? { notice: result.notice } : {}), ...(result?.sources?.length ? { sources: result.sources } : {}) };
 }
 
 export class Conversation {

@@ -1,4 +1,5 @@
 /** Messages between the chat webview (webview/main.ts) and the extension (chat-view.ts). Types only. */
+import type { CodeLocation } from '../../protocol/index';
 import type { AnswerInfo, StoredTurn } from './conversation';
 
 export type Attach = 'none' | 'selection' | 'file';
@@ -10,7 +11,9 @@ export type FromWebview =
   | { type: 'clear' }
   | { type: 'copy'; code: string }
   | { type: 'insert'; code: string }
-  | { type: 'newFile'; code: string; language?: string };
+  | { type: 'newFile'; code: string; language?: string }
+  /** A source link under an answer: open that file at its lines. */
+  | { type: 'open'; location: CodeLocation };
 
 export type ToWebview =
   | { type: 'history'; turns: StoredTurn[]; busy: boolean }

@@ -5,6 +5,7 @@
  * actions run in the extension. Keyboard: Enter sends, Shift+Enter adds a line, Escape stops.
  */
 import DOMPurify from 'dompurify';
+import type { CodeLocation } from '../../../protocol/index';
 import type { AnswerInfo, StoredTurn } from '../conversation';
 import type { Attach, FromWebview, ToWebview } from '../messages';
 import { chatMarkdown } from './markdown';
@@ -82,7 +83,7 @@ function showInfo(body: HTMLElement, info: AnswerInfo): void {
   const turn = body.parentElement;
   if (!turn) return;
   turn.querySelector('.info')?.remove();
-  if (!info.format && !info.notice) return;
+  if (!info.format && !info.notice && !info.sources?.length) return;
   const el = document.createElement('div');
   el.className = 'info';
   if (info.notice) {
@@ -92,6 +93,7 @@ function showInfo(body: HTMLElement, info: AnswerInfo): void {
     notice.textContent = info.notice;
     el.appendChild(notice);
   }
+  if (info.sources?.length) el.appendChild(sourceLinks(info.sources));
   if (info.format) {
     const format = document.createElement('span');
     format.className = 'format';
@@ -99,6 +101,25 @@ function showInfo(body: HTMLElement, info: AnswerInfo): void {
     el.appendChild(format);
   }
   turn.appendChild(el);
+}
+
+/** "Sources:" and a link per piece of workspace code the answer was given; a click opens it in the editor. */
+function sourceLinks(sources: CodeLocation[]): HTMLElement {
+  const p = document.createElement('p');
+  p.className = 'sources';
+  p.append('Sources: ');
+  sources.forEach((s, i) => {
+    const a = document.createElement('a');
+    a.href = '#';
+    a.textContent = `${s.path}:${s.startLine + 1}-${s.endLine + 1}`;
+    a.title = `Open ${s.path} at line ${s.startLine + 1}`;
+    a.addEventListener('click', (e) => {
+      e.preventDefault();
+      vscode.postMessage({ type: 'open', location: s });
+    });
+    p.append(...(i ? [', ', a] : [a]));
+  });
+  return p;
 }
 
 function setBusy(busy: boolean): void {
