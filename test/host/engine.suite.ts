@@ -78,4 +78,31 @@ describe('cancelling a generation', () => {
     assert.equal(editor.document.getText(), original, 'the streamed text was removed');
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
+
+  it('"Generate code from comment" cancelled while its answer is being placed leaves the document as it was', async () => {
+    const a = await api();
+    await waitForState(a, 'ready');
+    const comment = '# return the sum of a list';
+    const original = comment + '\n';
+    const editor = await openWorkspaceFile('host_cancel_placed.py', original);
+    editor.selection = new vscode.Selection(0, comment.length, 0, comment.length);
+    const cts = new vscode.CancellationTokenSource();
+    let placing = false;
+    // The streamed preview only grows; the first edit that takes text away replaces it with the answer.
+    const sub = vscode.workspace.onDidChangeTextDocument((e) => {
+      if (e.document === editor.document && e.contentChanges.some((c) => c.rangeLength > 0) && !placing) {
+        placing = true;
+        cts.cancel();
+      }
+    });
+    try {
+      const range = await vscode.commands.executeCommand<vscode.Range | undefined>('neoxComplete.generateFromComment', { cancel: cts.token });
+      assert.equal(range, undefined, 'no result after cancelling');
+    } finally {
+      sub.dispose();
+    }
+    assert.ok(placing, 'the answer was being placed when cancelled');
+    assert.equal(editor.document.getText(), original, 'the answer was removed');
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
 });
