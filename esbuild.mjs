@@ -1,7 +1,7 @@
 // Bundles the extension (client), the language server, the engine worker, the `neox` CLI and the chat
 // webview script into dist/, and copies the runtime assets they load from disk (tree-sitter wasm files,
-// webview CSS). onnxruntime-node stays external: it is a native N-API module that ships its own binaries
-// (scripts/package.mjs puts only the target platform's binaries into each .vsix).
+// webview CSS). onnxruntime-node and LanceDB's native binding stay external: native N-API modules with
+// binaries per platform (scripts/package.mjs puts only the target platform's into each .vsix).
 import * as esbuild from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -15,7 +15,10 @@ const common = {
   target: 'node20',
   sourcemap: true,
   logLevel: 'warning',
-  external: ['vscode', 'onnxruntime-node'],
+  // LanceDB's JavaScript and Apache Arrow are bundled; its native binding stays outside: the platform
+  // package (@lancedb/lancedb-<platform>) its loader requires, shipped per target like onnxruntime.
+  // LanceDB's optional embedding providers (openai, transformers) are never loaded here.
+  external: ['vscode', 'onnxruntime-node', '@lancedb/lancedb-*', '*.node', 'openai', '@huggingface/transformers'],
 };
 // ESM bundles still meet CommonJS dependencies that call require(): give them one.
 const esmBanner = {

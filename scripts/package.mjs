@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run package`: one platform-specific .vsix per onnxruntime-node target, each containing dist/,
 // the default model and ONLY that platform's onnxruntime-node binaries (the npm package ships all five,
-// about 290 MB). Each target is staged in .cache/package/<target>/ with exactly the files it needs and
+// about 290 MB) and LanceDB native binding (the workspace index; npm installs only this machine's, so
+// the others are fetched once with `npm pack` into .cache/package/lancedb/). Each target is staged in .cache/package/<target>/ with exactly the files it needs and
 // packaged there by @vscode/vsce 3 (`vsce package --target`), so nothing else heavy can slip in.
 //
 //   node scripts/package.mjs                      all targets -> vsix/neox-complete-<target>-<version>.vsix
@@ -24,6 +25,14 @@ export const TARGETS = {
   'win32-x64': 'win32/x64',
   'win32-arm64': 'win32/arm64',
 };
+/** vsce target -> LanceDB's native binding package, @lancedb/lancedb-<name> (its loader requires it by that name). */
+export const LANCEDB_BINDINGS = {
+  'linux-x64': 'linux-x64-gnu',
+  'linux-arm64': 'linux-arm64-gnu',
+  'darwin-arm64': 'darwin-arm64',
+  'win32-x64': 'win32-x64-msvc',
+  'win32-arm64': 'win32-arm64-msvc',
+};
 export const vsixDir = join(root, 'vsix');
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -40,14 +49,46 @@ function copy(from, to, filter) {
 }
 
 /** The extension manifest as shipped: no scripts (vsce would run vscode:prepublish), no dev tooling. */
-function stagedManifest() {
+function stagedManifest(lancedb) {
   const m = structuredClone(pkg);
   delete m.scripts;
   delete m.devDependencies;
   delete m.bin;
-  // Everything else is bundled into dist/ by esbuild; only the native module stays a real dependency.
-  m.dependencies = { 'onnxruntime-node': pkg.dependencies['onnxruntime-node'] };
+  // Everything else is bundled into dist/ by esbuild; only the native modules stay real dependencies.
+  m.dependencies = { 'onnxruntime-node': pkg.dependencies['onnxruntime-node'], [lancedb.name]: lancedb.version };
   return m;
+}
+
+/**
+ * The folder of LanceDB's native binding package for `target`, at the version of the installed
+ * @lancedb/lancedb: from node_modules when npm installed it (this machine's platform), else fetched
+ * once with `npm pack` from the registry npm is set up for, into .cache/package/lancedb/.
+ */
+function lancedbBinding(target) {
+  const name = `@lancedb/lancedb-${LANCEDB_BINDINGS[target]}`;
+  // Its "exports" hide its package.json: the package folder is above its main entry (dist/index.js).
+  const lancedbDir = dirname(dirname(require.resolve('@lancedb/lancedb')));
+  const version = JSON.parse(readFileSync(join(lancedbDir, 'package.json'), 'utf8')).version;
+  try {
+    const dir = dirname(require.resolve(`${name}/package.json`));
+    if (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version === version) return { name, version, dir };
+  } catch {
+    // not installed here: another platform's
+  }
+  const cache = join(root, '.cache', 'package', 'lancedb', `${LANCEDB_BINDINGS[target]}-${version}`);
+  const dir = join(cache, 'package');
+  if (!existsSync(join(dir, 'package.json'))) {
+    log(`fetching ${name}@${version} (npm pack)`);
+    rmSync(cache, { recursive: true, force: true });
+    mkdirSync(cache, { recursive: true });
+    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+    const r = spawnSync(npm, ['pack', `${name}@${version}`, '--pack-destination', cache, '--silent'], { encoding: 'utf8', shell: process.platform === 'win32' });
+    const tgz = r.status === 0 ? readdirSync(cache).find((f) => f.endsWith('.tgz')) : undefined;
+    if (!tgz) throw new Error(`npm pack ${name}@${version} failed (LanceDB's binding for ${target} is fetched from the npm registry once):\n${r.stderr || r.stdout}`);
+    execFileSync('tar', ['-xzf', join(cache, tgz), '-C', cache]);
+    rmSync(join(cache, tgz));
+  }
+  return { name, version, dir };
 }
 
 function stage(target, stageRoot) {
@@ -56,8 +97,9 @@ function stage(target, stageRoot) {
   const dir = join(stageRoot, target);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  const lancedb = lancedbBinding(target);
 
-  writeFileSync(join(dir, 'package.json'), JSON.stringify(stagedManifest(), null, 2) + '\n');
+  writeFileSync(join(dir, 'package.json'), JSON.stringify(stagedManifest(lancedb), null, 2) + '\n');
   for (const f of ['README.md', 'LICENSE', 'CHANGELOG.md']) if (existsSync(join(root, f))) copy(join(root, f), join(dir, f));
   copy(join(root, '.vscodeignore'), join(dir, '.vscodeignore'));
   copy(join(root, 'client', 'media'), join(dir, 'client', 'media'));
@@ -97,6 +139,17 @@ function stage(target, stageRoot) {
   copy(join(commonSrc, 'dist', 'cjs'), join(commonDst, 'dist', 'cjs'), (src) => !src.endsWith('.map') && !src.endsWith('.ts'));
   copy(join(commonSrc, 'dist', 'esm'), join(commonDst, 'dist', 'esm'), (src) => !src.endsWith('.map') && !src.endsWith('.ts'));
   if (existsSync(join(commonSrc, 'LICENSE'))) copy(join(commonSrc, 'LICENSE'), join(commonDst, 'LICENSE'));
+
+  // LanceDB: its JavaScript is in dist/; here its native binding for this platform (package.json + .node).
+  const lanceDst = join(dir, 'node_modules', ...lancedb.name.split('/'));
+  const lancePkg = JSON.parse(readFileSync(join(lancedb.dir, 'package.json'), 'utf8'));
+  delete lancePkg.scripts;
+  delete lancePkg.devDependencies;
+  mkdirSync(lanceDst, { recursive: true });
+  writeFileSync(join(lanceDst, 'package.json'), JSON.stringify(lancePkg, null, 2) + '\n');
+  const binaries = readdirSync(lancedb.dir).filter((f) => f.endsWith('.node'));
+  if (binaries.length !== 1) throw new Error(`${lancedb.name} at ${lancedb.dir} should hold one .node binary, has ${binaries.length}`);
+  copy(join(lancedb.dir, binaries[0]), join(lanceDst, binaries[0]));
   return dir;
 }
 

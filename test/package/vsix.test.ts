@@ -1,7 +1,8 @@
 /**
  * The platform-specific .vsix files (scripts/package.mjs): each carries the extension bundle, the
- * default model, the prompt templates and ONLY its own platform's onnxruntime-node binaries, and
- * nothing else heavy. Packages two targets with different binary layouts (about 25 s).
+ * default model, the prompt templates and ONLY its own platform's onnxruntime-node binaries and
+ * LanceDB binding, and nothing else heavy. Packages two targets with different binary layouts (about
+ * 35 s; the first run fetches the other platform's LanceDB binding with npm pack).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { build, packageTarget, TARGETS } from '../../scripts/package.mjs';
+import { build, LANCEDB_BINDINGS, packageTarget, TARGETS } from '../../scripts/package.mjs';
 
 interface ZipEntry {
   fileName: string;
@@ -65,6 +66,7 @@ const REQUIRED = [
   'extension/dist/engine-worker.mjs',
   'extension/dist/quant-worker.mjs',
   'extension/dist/syntax-worker.mjs',
+  'extension/dist/index-definitions-worker.mjs',
   'extension/dist/webview/chat.js',
   'extension/dist/webview/chat.css',
   'extension/dist/tree-sitter.wasm',
@@ -75,7 +77,7 @@ const REQUIRED = [
   'extension/models/neox-code-23m/model-00001-of-00003.safetensors',
   'extension/models/neox-code-23m/model-00002-of-00003.safetensors',
   'extension/models/neox-code-23m/model-00003-of-00003.safetensors',
-  'extension/snippets/python.txt',
+  'extension/snippets/generate-file/python.txt',
   'extension/node_modules/onnxruntime-node/package.json',
   'extension/node_modules/onnxruntime-node/dist/index.js',
   'extension/node_modules/onnxruntime-common/package.json',
@@ -85,6 +87,7 @@ const REQUIRED = [
 const HEAVY_ALLOWED = [
   /^extension\/models\/neox-code-23m\/(model-\d+-of-\d+\.safetensors|tokenizer\.json)$/,
   /^extension\/node_modules\/onnxruntime-node\/bin\/napi-v6\/[^/]+\/[^/]+\/[^/]+$/,
+  /^extension\/node_modules\/@lancedb\/lancedb-[\w-]+\/lancedb\.[\w-]+\.node$/,
   /^extension\/dist\/grammars\/tree-sitter-\w+\.wasm$/,
   /^extension\/dist\/(extension\.cjs|server\.mjs)$/,
 ];
@@ -108,6 +111,11 @@ describe('platform-specific .vsix packages', () => {
       const bins = [...v.files.keys()].filter((f) => f.includes('/bin/napi-v6/'));
       assert.ok(bins.some((f) => f.endsWith(`/napi-v6/${os}/${arch}/onnxruntime_binding.node`)), 'its own binding is there');
       assert.deepEqual(bins.filter((f) => !f.includes(`/napi-v6/${os}/${arch}/`)), [], 'no other platform binaries');
+      // LanceDB (the workspace index): the binding its loader requires on this platform, and no other.
+      const lance = LANCEDB_BINDINGS[target];
+      const lanceFiles = [...v.files.keys()].filter((f) => f.startsWith('extension/node_modules/@lancedb/')).sort();
+      assert.deepEqual(lanceFiles, [`extension/node_modules/@lancedb/lancedb-${lance}/lancedb.${lance}.node`, `extension/node_modules/@lancedb/lancedb-${lance}/package.json`]);
+      assert.ok(v.files.get(lanceFiles[0]!)! > 10 * 1024 * 1024, 'the binding is a real binary');
 
       const manifest = await v.text('extension.vsixmanifest');
       assert.match(manifest, new RegExp(`TargetPlatform="${target}"`));
@@ -121,15 +129,16 @@ describe('platform-specific .vsix packages', () => {
       );
       assert.deepEqual(stray, [], 'no sources, maps or tests');
       const modules = new Set([...v.files.keys()].filter((f) => f.startsWith('extension/node_modules/')).map((f) => f.split('/')[2]));
-      assert.deepEqual([...modules].sort(), ['onnxruntime-common', 'onnxruntime-node']);
+      assert.deepEqual([...modules].sort(), ['@lancedb', 'onnxruntime-common', 'onnxruntime-node']);
 
       const heavy = [...v.files].filter(([f, size]) => size > 1024 * 1024 && !HEAVY_ALLOWED.some((re) => re.test(f)));
       assert.deepEqual(heavy, [], 'nothing else heavy');
       const total = [...v.files.values()].reduce((a, b) => a + b, 0);
       const compressed = statSync(vsix.get(target)!).size;
-      // Model (46 MB) + one platform's onnxruntime (25-86 MB) + bundles and grammars (about 22 MB).
-      assert.ok(total < 160 * 1024 * 1024, `unpacked ${(total / 2 ** 20).toFixed(1)} MB`);
-      assert.ok(compressed < 100 * 1024 * 1024, `vsix ${(compressed / 2 ** 20).toFixed(1)} MB`);
+      // Model (46 MB) + one platform's onnxruntime (25-86 MB) + LanceDB's binding (100-160 MB, 45-60 MB
+      // compressed) + bundles and grammars (about 25 MB).
+      assert.ok(total < 360 * 1024 * 1024, `unpacked ${(total / 2 ** 20).toFixed(1)} MB`);
+      assert.ok(compressed < 170 * 1024 * 1024, `vsix ${(compressed / 2 ** 20).toFixed(1)} MB`);
       v.close();
     });
   }
