@@ -3,9 +3,10 @@
  * batch that keeps stepping while requests come and go. A request joins at the next step, its
  * prompt fed in chunks beside the running rows' tokens so those keep streaming, and leaves when it
  * is done, its rows dropped from the KV cache. Each step gives every decoding row one token and
- * each joining prompt a chunk sized so that the step stays near `stepTokens` positions (the graph
- * pads every row to the widest one, so a step costs rows x width). n samples and beam search are
- * rows of the same batch. Every row keeps its own options, stop strings, random stream and
+ * each joining prompt a chunk of up to `stepTokens` positions in all. The decoding rows come first
+ * in the cache and the joining ones after them, and each part runs apart (runner.forwardRows): the
+ * graph pads every row of a run to its widest, so one run for both would cost every decoding row
+ * the chunk's width. n samples and beam search are rows of the same batch. Every row keeps its own options, stop strings, random stream and
  * cancellation, and gets the numbers it gets alone (each row owns its cache slots, kv-runner.ts),
  * so a greedy request gives the same text batched or alone.
  *
@@ -23,7 +24,7 @@ import type { SerialQueue } from './serial-queue';
 export interface BatchOptions {
   /** Requests in the batch at once; the others wait for one to leave. */
   maxRequests: number;
-  /** Positions one step may take (rows x the widest row) while prompts are joining. */
+  /** Prompt positions joining rows may take in one step while others decode (rows x the widest chunk). */
   stepTokens: number;
 }
 
@@ -151,14 +152,21 @@ export class ContinuousBatch {
     this.rows.push({ job, member: 0, next: [] });
   }
 
-  /** One forward of every row, then each job takes its logits; finished rows leave, new samples and beams are copied. */
+  /**
+   * One step: the joining rows' chunks and the decoding rows' tokens (two runs), then each job takes
+   * its logits; finished rows leave, new samples and beams are copied.
+   */
   private async step(): Promise<void> {
     const m = this.model();
-    const width = this.chunkWidth();
+    const firstJoining = this.rows.findIndex(({ job }) => job.fed < job.ids.length);
+    const split = firstJoining < 0 ? this.rows.length : firstJoining; // rows before it decode, the rest join
+    const width = split === 0 ? Infinity : Math.max(MIN_CHUNK, Math.floor(this.opts.stepTokens / (this.rows.length - split)));
     const tokens = this.rows.map(({ job, next }) => (job.fed < job.ids.length ? job.ids.slice(job.fed, job.fed + width) : next));
     let logits: Float32Array[];
     try {
-      logits = await m.runner.forward(tokens);
+      const joining = split < this.rows.length ? await m.runner.forwardRows(split, tokens.slice(split)) : [];
+      const decoded = split > 0 ? await m.runner.forwardRows(0, tokens.slice(0, split)) : [];
+      logits = [...decoded, ...joining];
     } catch (e) {
       // The runner starts afresh after a failed run (load.ts): every job in it fails, the waiting ones go on.
       for (const job of new Set(this.rows.map((r) => r.job))) job.reject(e);
@@ -166,10 +174,13 @@ export class ContinuousBatch {
       return;
     }
     const now = performance.now();
-    // The next layout: src[i] = the current row the new row i copies, rows[i] = what it holds.
-    const src: number[] = [];
-    const next: Row[] = [];
-    const keep = (from: number, row: Row) => (src.push(from), next.push(row));
+    // The next layout, decoding rows first: src[i] = the current row the new row i copies, rows[i] = what it holds.
+    const layout = { decode: { src: [] as number[], rows: [] as Row[] }, join: { src: [] as number[], rows: [] as Row[] } };
+    const keep = (from: number, row: Row) => {
+      const part = row.job.fed < row.job.ids.length ? layout.join : layout.decode;
+      part.src.push(from);
+      part.rows.push(row);
+    };
     let parked = -1; // the row of a job that finished here: the prefix cache if the batch empties
     const finish = (job: Job, at: number, results: SequenceResult[] | CompletionResult) => {
       parked = at;
@@ -201,7 +212,7 @@ export class ContinuousBatch {
         if (samples.every((d) => d.finish)) finish(job, first, samples.map((d) => d.result()));
       }
     }
-    this.relayout(src, next, parked);
+    this.relayout([...layout.decode.src, ...layout.join.src], [...layout.decode.rows, ...layout.join.rows], parked);
   }
 
   /** The prompt is in (its next-token logits at row `at`): the job's samples or beams begin, each a copy of that row. */
@@ -251,11 +262,5 @@ export class ContinuousBatch {
       else out.set(row.job, [r]);
     });
     return out;
-  }
-
-  /** How many prompt tokens a joining row feeds this step: 1 when none joins (decode only). */
-  private chunkWidth(): number {
-    if (!this.rows.some(({ job }) => job.fed < job.ids.length)) return 1;
-    return Math.max(MIN_CHUNK, Math.floor(this.opts.stepTokens / this.rows.length));
   }
 }

@@ -304,6 +304,37 @@ export class OnnxKvRunner {
     }
   }
 
+  /**
+   * forward() of rows first .. first + tokens.length - 1 alone (last-position logits): the other rows
+   * are neither computed nor touched. A row's block is contiguous ([row, head, slot, dim]), so views of
+   * these rows' blocks stand for the whole cache while they run (continuous batching: a joining
+   * prompt runs apart from the decoding rows instead of padding each of them to its width).
+   */
+  async forwardRows(first: number, tokens: number[][]): Promise<ForwardOutput> {
+    const count = tokens.length;
+    if (first === 0 && count === this.rows) return this.forward(tokens, false);
+    let T = 0;
+    for (const row of tokens) T = Math.max(T, row.length);
+    // Grown here for every row, so that forward() below never reallocates the views.
+    this.ensureCapacity(Math.max(...this.rowLength.slice(first, first + count)) + T);
+    const whole = { rows: this.rows, keys: this.keys, values: this.values, rowLength: this.rowLength };
+    const block = this.rowFloats();
+    this.rows = count;
+    this.keys = whole.keys.map((k) => k.subarray(first * block, (first + count) * block));
+    this.values = whole.values.map((v) => v.subarray(first * block, (first + count) * block));
+    this.rowLength = whole.rowLength.slice(first, first + count);
+    try {
+      return await this.forward(tokens, false);
+    } finally {
+      const grown = this.rowLength;
+      this.rows = whole.rows;
+      this.keys = whole.keys;
+      this.values = whole.values;
+      this.rowLength = whole.rowLength;
+      grown.forEach((n, i) => (this.rowLength[first + i] = n));
+    }
+  }
+
   /** Keeps only the first `len` cached tokens of `row` (a row copied from another for the prefix they share). */
   truncateRow(row: number, len: number): void {
     this.rowLength[row] = Math.min(this.rowLength[row], len);

@@ -106,18 +106,27 @@ class WorkerRunner implements ModelRunner {
     return this.request(tokens, true, next.map((r) => r.slice()));
   }
 
-  private request(tokens: number[][], allLogits: boolean, targets?: number[][]): Promise<Float32Array[]> {
+  forwardRows(first: number, tokens: number[][]): Promise<Float32Array[]> {
+    if (!Number.isInteger(first) || first < 0 || !Array.isArray(tokens) || first + tokens.length > this.tokens.length) {
+      return Promise.reject(new NeoxError(`forwardRows: rows ${first}..${first + (tokens?.length ?? 0) - 1} are not all in the cache (rows: ${this.tokens.length})`, 'bad_request'));
+    }
+    return this.request(tokens, false, undefined, first);
+  }
+
+  private request(tokens: number[][], allLogits: boolean, targets?: number[][], first?: number): Promise<Float32Array[]> {
     if (this.dead) return Promise.reject(this.dead);
     const copy = tokens.map((r) => (Array.isArray(r) ? r.slice() : r));
+    const at = first ?? 0;
     try {
-      const rows = checkForward(copy, targets, this.tokens.map((r) => r.length), this.info.vocabSize, this.info.contextLength);
-      if (rows !== this.tokens.length) this.tokens = copy.map(() => []);
+      const cached = (first === undefined ? this.tokens : this.tokens.slice(at, at + copy.length)).map((r) => r.length);
+      const rows = checkForward(copy, targets, cached, this.info.vocabSize, this.info.contextLength);
+      if (first === undefined && rows !== this.tokens.length) this.tokens = copy.map(() => []);
     } catch (e) {
       return Promise.reject(e);
     }
     // The tokens follow call order (the worker handles messages in order), so a truncate or
     // reorder issued before this forward resolves applies after its tokens, as in the worker.
-    copy.forEach((r, i) => this.tokens[i].push(...r));
+    copy.forEach((r, i) => this.tokens[at + i]!.push(...r));
     const id = this.nextId++;
     return new Promise<Float32Array[]>((resolve, reject) => {
       this.pending.set(id, {
@@ -130,7 +139,7 @@ class WorkerRunner implements ModelRunner {
         },
       });
       this.worker.ref();
-      this.worker.postMessage({ type: 'forward', id, tokens: copy, allLogits, targets } satisfies ToWorker);
+      this.worker.postMessage({ type: 'forward', id, tokens: copy, allLogits, targets, first } satisfies ToWorker);
     });
   }
 

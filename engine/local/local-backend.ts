@@ -40,7 +40,11 @@ export interface LocalBackendOptions extends LoadOptions {
    * as an editor needs.
    */
   maxBatch?: number;
-  /** Continuous batching: positions one step may take while prompts join (default 256). */
+  /**
+   * Continuous batching: prompt positions joining rows may take per step while others decode. Default
+   * 256: prefill runs near full speed, and a step stalls the decoding rows by about 20 ms on the
+   * default model (64 measured about 10% less total throughput for the same short-request latency).
+   */
   stepTokens?: number;
 }
 

@@ -76,6 +76,12 @@ export interface ModelRunner {
   reorder(src: number[]): void;
   /** Keep only the first `len` cached positions of every row (prefix reuse). */
   truncate(len: number): void;
+  /**
+   * forward() of rows first .. first + tokens.length - 1 only (last-position logits); the other rows
+   * are not computed and keep their caches. Continuous batching runs joining prompts apart from the
+   * decoding rows with it.
+   */
+  forwardRows(first: number, tokens: number[][]): Promise<Float32Array[]>;
   /** Continuous batching: append `count` empty rows; the other rows keep their caches. */
   addRows(count: number): void;
   /** Keep only the first `len` cached positions of `row` (a row copied from another, cut to their shared prefix). */

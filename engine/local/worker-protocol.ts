@@ -5,7 +5,8 @@ import type { LoadOptions, Pooling, RunnerInfo } from './runner';
 export type ToWorker =
   | { type: 'load'; opts: LoadOptions }
   | { type: 'reset'; rows: number }
-  | { type: 'forward'; id: number; tokens: number[][]; allLogits: boolean; targets?: number[][] }
+  /** With `first`: tokens are for rows first .. first + tokens.length - 1 only (forwardRows). */
+  | { type: 'forward'; id: number; tokens: number[][]; allLogits: boolean; targets?: number[][]; first?: number }
   | { type: 'reorder'; src: number[] }
   | { type: 'truncate'; len: number }
   | { type: 'addRows'; count: number }

@@ -115,7 +115,7 @@ async function handle(m: ToWorker): Promise<void> {
           deferredError = undefined;
           throw e;
         }
-        const out = await runner.forward(m.tokens, m.allLogits, m.targets);
+        const out = m.first === undefined ? await runner.forward(m.tokens, m.allLogits, m.targets) : await runner.forwardRows(m.first, m.tokens);
         send({ type: 'result', id: m.id, logits: out.logits.buffer as ArrayBuffer, counts: out.counts, width: m.targets ? 1 : runner.config.vocabSize }, [out.logits.buffer as ArrayBuffer]);
       } catch (e) {
         send(errorMessage(e, m.id));

@@ -60,11 +60,11 @@ test('a request joins the running batch at the next step and leaves when done, i
   assert.ok(runner.shapes.slice(joinedAtCall).some((s) => s.length === 2));
 });
 
-test("a joining prompt goes in chunks sized to the step, while running rows keep one token per step", async () => {
-  const { backend, runner } = backendWith({ maxBatch: 4, stepTokens: 16 });
+test('a joining prompt goes in chunks apart from the running rows, which keep one token per step', async () => {
+  const { backend, runner } = backendWith({ maxBatch: 4, stepTokens: 8 });
   await backend.load();
   const long: CompletionRequest = { prompt: 'def f():', maxTokens: 30 };
-  const longPrompt = ' word'.repeat(40); // 40 tokens: 5 chunks of 8 beside one running row (16 / 2 rows)
+  const longPrompt = ' word'.repeat(40); // 40 tokens: 5 chunks of 8 beside the running row
   const joiner: CompletionRequest = { prompt: longPrompt, maxTokens: 3 };
   const chunksDuringPrefill: number[] = [];
   let joinP: Promise<CompletionResult> | undefined;
@@ -80,14 +80,11 @@ test("a joining prompt goes in chunks sized to the step, while running rows keep
   assert.deepEqual(ids(a), ids(wantA!));
   assert.deepEqual(ids(b), ids(wantB!));
   assert.equal(tok.encode(longPrompt).length, 40);
+  // The chunks run apart from the decoding row (0: not in that run), then the decoding row alone.
   const prefill = runner.shapes.filter((s) => s.length === 2 && s[1]! > 1);
-  assert.deepEqual(prefill, [
-    [1, 8],
-    [1, 8],
-    [1, 8],
-    [1, 8],
-    [1, 8],
-  ]);
+  assert.deepEqual(prefill, new Array(5).fill([0, 8]));
+  const during = runner.shapes.slice(runner.shapes.findIndex((s) => s[1] === 8));
+  assert.deepEqual(during.slice(0, 10), [[0, 8], [1, 0], [0, 8], [1, 0], [0, 8], [1, 0], [0, 8], [1, 0], [0, 8], [1, 0]]);
   assert.ok(chunksDuringPrefill.length >= 4, `the long request streamed ${chunksDuringPrefill.length} tokens while the prompt went in`);
 });
 

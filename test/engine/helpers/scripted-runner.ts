@@ -64,6 +64,20 @@ export class ScriptedRunner implements ModelRunner {
       this.busy = false;
     }
   }
+  /** Rows first .. first + tokens.length - 1 only; `shapes` records the call with 0 for the rows left out. */
+  async forwardRows(first: number, tokens: number[][]): Promise<Float32Array[]> {
+    if (first === 0 && tokens.length === this.cache.length) return this.forward(tokens);
+    const whole = this.cache;
+    this.cache = whole.slice(first, first + tokens.length);
+    try {
+      const out = await this.forward(tokens);
+      const shape = this.shapes.pop()!;
+      this.shapes.push([...new Array<number>(first).fill(0), ...shape, ...new Array<number>(whole.length - first - tokens.length).fill(0)]);
+      return out;
+    } finally {
+      this.cache = whole;
+    }
+  }
   reorder(src: number[]): void {
     this.cache = src.map((s) => [...this.cache[s]!]);
   }
