@@ -83,9 +83,9 @@ export class IndexStore {
         const db = await lancedb.connect(dir);
         const chunks = await db.openTable('chunks');
         const files = await db.openTable('files');
-        // A table whose files are damaged fails here rather than in the middle of indexing.
-        await chunks.countRows();
-        await files.query().limit(1).toArray();
+        // A table whose files are damaged fails here (every fragment is read) rather than in the middle of indexing.
+        await chunks.query().select(['path']).toArray();
+        await files.query().toArray();
         return { store: new IndexStore(dir, db, chunks, files) };
       } catch (e) {
         return { store: await IndexStore.create(dir, want), rebuilt: `unreadable (${(e as Error).message.split('\n')[0]})` };
@@ -138,6 +138,13 @@ export class IndexStore {
     await this.fileTable.add(entries.map(({ file: f }) => ({ path: f.path, hash: f.hash, size: f.size, mtime_ms: f.mtimeMs, chunks: f.chunks })));
   }
 
+  /** How many chunks each path has. */
+  async chunkCounts(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const r of await this.chunks.query().select(['path']).toArray()) counts.set(r.path as string, (counts.get(r.path as string) ?? 0) + 1);
+    return counts;
+  }
+
   /** A file's chunks as stored, vectors included. */
   async chunksOf(path: string): Promise<ChunkRow[]> {
     const rows = await this.chunks.query().where(`path = ${sql(path)}`).toArray();
@@ -163,7 +170,7 @@ export class IndexStore {
 
   /** The `k` chunks nearest to `vector` (cosine), optionally outside `excludePath`. */
   async vectorSearch(vector: number[], k: number, excludePath?: string): Promise<Hit[]> {
-    let q = this.chunks.query().nearestTo(vector).distanceType('cosine').select(HIT_COLUMNS).limit(k);
+    let q = this.chunks.query().nearestTo(vector).distanceType('cosine').select([...HIT_COLUMNS, '_distance']).limit(k);
     if (excludePath !== undefined) q = q.where(`path != ${sql(excludePath)}`);
     const rows = await q.toArray();
     return rows.map((r) => hitOf(r, 1 - (r._distance as number)));

@@ -225,7 +225,22 @@ export class WorkspaceIndex {
     if (rebuilt && rebuilt !== 'new') this.o.log(`workspace index: building it anew (${rebuilt})`);
     this.store = store;
     this.records = await store.files();
+    await this.heal();
     this.batchesSinceOptimize = 0;
+  }
+
+  /**
+   * Chunks and records that disagree (a file's chunk count, chunks of a file without a record) are
+   * not trusted: those files lose their chunks and records and are indexed again by the next scan.
+   */
+  private async heal(): Promise<void> {
+    const counts = await this.store!.chunkCounts();
+    const bad = [...this.records.values()].filter((r) => (counts.get(r.path) ?? 0) !== r.chunks).map((r) => r.path);
+    for (const p of counts.keys()) if (!this.records.has(p)) bad.push(p);
+    if (!bad.length) return;
+    this.o.log(`workspace index: ${bad.length} files whose chunks did not match their records are indexed again`);
+    await this.store!.removeFiles(bad);
+    for (const p of bad) this.records.delete(p);
   }
 
   /** Waits while paused or while the user's generations run. */
