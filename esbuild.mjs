@@ -20,9 +20,16 @@ const common = {
   // LanceDB's optional embedding providers (openai, transformers) are never loaded here.
   external: ['vscode', 'onnxruntime-node', '@lancedb/lancedb-*', '*.node', 'openai', '@huggingface/transformers'],
 };
-// ESM bundles still meet CommonJS dependencies that call require(): give them one.
+// ESM bundles still meet CommonJS dependencies that call require() and read __dirname (web-tree-sitter's
+// emscripten loader does, in the parse workers: without it every parse failed): give them both.
 const esmBanner = {
-  js: "import { createRequire as __neoxCreateRequire } from 'node:module'; const require = __neoxCreateRequire(import.meta.url);",
+  js: [
+    "import { createRequire as __neoxCreateRequire } from 'node:module';",
+    "import { fileURLToPath as __neoxFileURLToPath } from 'node:url';",
+    'const require = __neoxCreateRequire(import.meta.url);',
+    'const __filename = __neoxFileURLToPath(import.meta.url);',
+    "const __dirname = __filename.slice(0, Math.max(__filename.lastIndexOf('/'), __filename.lastIndexOf('\\\\')));",
+  ].join(' '),
 };
 
 const builds = [

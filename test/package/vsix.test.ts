@@ -9,7 +9,9 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { build, LANCEDB_BINDINGS, packageTarget, TARGETS } from '../../scripts/package.mjs';
 
 interface ZipEntry {
@@ -102,6 +104,19 @@ describe('platform-specific .vsix packages', () => {
     for (const t of targets) vsix.set(t, packageTarget(t, { outDir: join(out, 'vsix'), stageRoot: join(out, 'stage') }));
   });
   after(() => rmSync(out, { recursive: true, force: true }));
+
+  it('the bundled tree-sitter workers parse (ESM bundles get require and __dirname, which web-tree-sitter reads)', async () => {
+    const ask = (bundle: string, job: object) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        const w = new Worker(new URL(`../../dist/${bundle}`, import.meta.url));
+        w.once('message', (m: Record<string, unknown>) => void w.terminate().then(() => resolve(m)));
+        w.once('error', reject);
+        w.postMessage(job);
+      });
+    const wasm = { runtimeWasm: fileURLToPath(new URL('../../dist/tree-sitter.wasm', import.meta.url)), grammarWasm: fileURLToPath(new URL('../../dist/grammars/tree-sitter-python.wasm', import.meta.url)) };
+    assert.deepEqual(await ask('syntax-worker.mjs', { id: 1, ...wasm, src: 'def f():\n    # note\n', cursor: 19 }), { id: 1, result: { inComment: true, inString: false, inError: false } });
+    assert.deepEqual(await ask('index-definitions-worker.mjs', { id: 2, ...wasm, src: 'def f():\n    return 1\n' }), { id: 2, defs: [{ startLine: 0, endLine: 1, name: 'f', depth: 0 }] });
+  });
 
   for (const target of targets) {
     it(`${target}: dist, the default model, templates and only ${TARGETS[target]} binaries`, async () => {
