@@ -4,7 +4,7 @@
  * on disk or in the DOM, never on timing.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FrameLocator, Locator } from 'playwright-core';
@@ -629,6 +629,74 @@ export const scenarios: Scenario[] = [
       // Leave what a fresh window has: no conversation, the Explorer in the side bar.
       await after.locator('#clear').click();
       await until('the conversation cleared', async () => (await after.locator('.turn').count()) === 0, 10_000);
+      await wb.runCommand('View: Show Explorer');
+    },
+  },
+  {
+    name: 'the workspace index: "NeoX: Search workspace" finds a function in a file that is not open and opens it; a chat question about it lists that file, and its link opens it',
+    timeoutMs: 240_000,
+    async run(ctx) {
+      const { wb } = ctx;
+      const file = 'billing/late_fees.py';
+      mkdirSync(join(ctx.workspace, 'billing'), { recursive: true });
+      const source = [
+        '"""Fees for invoices paid after their due date."""',
+        '',
+        'DAILY_RATE = 0.0005',
+        '',
+        '',
+        'def compute_late_fee(days_overdue, amount_due):',
+        '    """The fee owed on amount_due after days_overdue days, capped at 10% of it."""',
+        '    if days_overdue <= 0:',
+        '        return 0.0',
+        '    return min(amount_due * DAILY_RATE * days_overdue, amount_due * 0.10)',
+      ];
+      writeFileSync(join(ctx.workspace, file), `${source.join('\n')}\n`);
+      // The index follows new files in the background: ask again until it has this one.
+      await wb.runCommand('NeoX: Search workspace');
+      const input = wb.page.locator('.quick-input-widget input');
+      const row = wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'late_fees.py' }).first();
+      await until(
+        'the search to find compute_late_fee',
+        async () => {
+          await input.fill('');
+          await input.fill('compute_late_fee');
+          return row.waitFor({ timeout: 2_000 }).then(() => true, () => undefined);
+        },
+        120_000,
+        500,
+      );
+      ctx.log(`search row: ${JSON.stringify(await row.innerText())}`);
+      // The row is named by the definition tree-sitter found (the parse worker runs in the package).
+      assert.match(await row.innerText(), /compute_late_fee/);
+      await ctx.shot('9-search-workspace');
+      await row.click();
+      await wb.page.locator('.tab.active', { hasText: 'late_fees.py' }).waitFor({ timeout: 20_000 });
+      assert.match(await wb.editorText(), /def compute_late_fee/, 'the result opened at the function');
+      // Closed again: the chat question is about a file that is not open.
+      await wb.page.keyboard.press('Control+W');
+      await wb.page.locator('.tab', { hasText: 'late_fees.py' }).waitFor({ state: 'detached', timeout: 10_000 });
+
+      await wb.runCommand('NeoX Chat: Focus on Chat View');
+      const chat = wb.webview();
+      await chat.locator('#input').waitFor({ timeout: 60_000 });
+      await chat.locator('#clear').click();
+      await until('an empty conversation', async () => (await chat.locator('.turn').count()) === 0, 10_000);
+      await chat.locator('#input').fill('What does compute_late_fee charge for an overdue invoice?');
+      await chat.locator('#input').press('Enter');
+      const answer = chat.locator('.turn.assistant').last();
+      await until('the answer to finish', async () => (await chat.locator('.turn.assistant.streaming').count()) === 0 && (await answer.count()) > 0, 150_000);
+      const link = answer.locator('.sources a', { hasText: file });
+      await link.waitFor({ timeout: 10_000 });
+      ctx.log(`sources: ${JSON.stringify(await answer.locator('.sources').innerText())}`);
+      await ctx.shot('9-chat-sources');
+      await link.click();
+      await wb.page.locator('.tab.active', { hasText: 'late_fees.py' }).waitFor({ timeout: 20_000 });
+      assert.match(await wb.editorText(), /compute_late_fee/, 'the link opened the file at its lines');
+      await ctx.shot('9-chat-source-opened');
+      // Leave what a fresh window has: no conversation, no editor, the Explorer in the side bar.
+      await chat.locator('#clear').click();
+      await wb.page.keyboard.press('Control+W');
       await wb.runCommand('View: Show Explorer');
     },
   },
