@@ -115,7 +115,7 @@ test('bad options and texts are refused with the option named', async () => {
   await assert.rejects(fp32.embed(['a'], { layer: 9 }), /layer must be an integer in 0\.\.8/);
   await assert.rejects(fp32.embed(['a'], { layer: -1 }), /layer/);
   await assert.rejects(fp32.embed(['a'], { pooling: 'max' as 'mean' }), /pooling must be one of mean, last/);
-  await assert.rejects(fp32.embed(['a', '']), /text 1 is empty/);
+  await assert.rejects(fp32.embed(['a', '']), /input 1 is empty/);
   const long = 'x '.repeat(2100);
   await assert.rejects(fp32.embed([long]), /more than the model's context length 2048/);
   assert.equal((await fp32.embed([long], { truncate: true }))[0].length, 192);

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { quantizeInt4, dequantizeInt4, type Int4Weight } from '../../engine/local/quant/int4';
-import { quantizeInt8, dequantizeInt8 } from '../../engine/local/quant/int8';
+import { quantizeInt8, dequantizeInt8, INT8_BLOCK } from '../../engine/local/quant/int8';
 import { transpose } from '../../engine/local/quant/transpose';
 import { SafetensorsCheckpoint } from '../../engine/local/safetensors';
 
@@ -107,7 +107,8 @@ test('int4: invalid block size is a clear error', () => {
 });
 
 test('int8 blocks: error within half a step per block; KN and torch NK layouts give the same codes', () => {
-  const K = 70; // not a multiple of the block: the last block is padded with code 128 (= 0)
+  const B = INT8_BLOCK;
+  const K = 2 * B + 6; // not a multiple of the block: the last block is padded with code 128 (= 0)
   const N = 9;
   const w = randomWeights(K, N, 3);
   const q = quantizeInt8(w, K, N);
@@ -116,12 +117,12 @@ test('int8 blocks: error within half a step per block; KN and torch NK layouts g
   for (let n = 0; n < N; n++) {
     for (let b = 0; b < 3; b++) {
       let amax = 0;
-      for (let k = b * 32; k < Math.min(K, b * 32 + 32); k++) amax = Math.max(amax, Math.abs(w[k * N + n]));
+      for (let k = b * B; k < Math.min(K, b * B + B); k++) amax = Math.max(amax, Math.abs(w[k * N + n]));
       const scale = q.scales[n * 3 + b];
       assert.ok(Math.abs(scale - amax / 127) < 1e-9);
-      for (let k = b * 32; k < Math.min(K, b * 32 + 32); k++) assert.ok(Math.abs(w[k * N + n] - d[k * N + n]) <= scale / 2 + 1e-8);
+      for (let k = b * B; k < Math.min(K, b * B + B); k++) assert.ok(Math.abs(w[k * N + n] - d[k * N + n]) <= scale / 2 + 1e-8);
     }
-    for (let k = K; k < 96; k++) assert.equal(q.data[n * 96 + k], 128);
+    for (let k = K; k < 3 * B; k++) assert.equal(q.data[n * 3 * B + k], 128);
   }
   const nk = quantizeInt8(transpose(w, K, N), K, N, 'NK');
   assert.deepEqual(nk.data, q.data);
