@@ -6,7 +6,7 @@ import { ErrorCodes, LSPErrorCodes, ResponseError, type CancellationToken, type 
 import { chat, generateFile, generateFromComment, type GenerateDeps } from '../generate';
 import { ChatRequest, GenerateFileRequest, GenerateFromCommentRequest, StreamNotification } from '../../protocol/index';
 import { checkPosition, documentOrError, signalOf, toResponseError } from '../requests';
-import { CHAT_CHUNKS } from '../index/chat-sources';
+import { CHAT_CHUNKS, namesWorkspaceCode } from '../index/chat-sources';
 import type { ServerDeps } from '../services';
 
 export function register(connection: Connection, deps: ServerDeps): void {
@@ -48,7 +48,7 @@ async function stream<T>(
         countTokens: (t) => backend.countTokens(t),
         signal,
         emit: (delta) => void connection.sendNotification(StreamNotification, { streamId, delta }).catch(() => undefined),
-        related: (question) => deps.workspace.forQuestion(question, CHAT_CHUNKS),
+        related: async (question) => (namesWorkspaceCode(question) ? deps.workspace.forQuestion(question, CHAT_CHUNKS) : []),
       }),
     );
     if (out === undefined) throw new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');

@@ -10,6 +10,18 @@ import type { RelatedChunk } from './retrieval';
 /** Chunks a question brings, at most. */
 export const CHAT_CHUNKS = 3;
 
+/**
+ * Whether a question names code the workspace may hold: an identifier written as code
+ * (snake_case, camelCase, dotted.names, or a call like `parse(`) or a file name. Plain-language
+ * questions ("write a function that sums a list") bring no chunks: the index ranks something
+ * first for any words, and with a small model three unrelated chunks in the prompt change the
+ * answer for the worse (seen in the real-editor chat scenario: a code question answered `<dd:`).
+ */
+export function namesWorkspaceCode(question: string): boolean {
+  const code = /\b[A-Za-z_$][\w$]*(?:_[\w$]+|[a-z0-9][A-Z][\w$]*|\.[A-Za-z_$][\w$]*)\b|\b[A-Za-z_$][\w$]{2,}\(|\b[\w-]+\.[a-z]{1,5}\b/;
+  return code.test(question.replace(/```[\s\S]*?```/g, ' '));
+}
+
 const nameOf = (c: RelatedChunk) => `${c.path}:${c.startLine + 1}-${c.endLine + 1}`;
 
 export function chunkAttachments(chunks: RelatedChunk[]): ChatContext[] {
