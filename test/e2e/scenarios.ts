@@ -209,7 +209,9 @@ export const scenarios: Scenario[] = [
       ctx.log(`main.py after Tab + save: ${JSON.stringify(saved.slice(0, 200))}`);
       assert.ok(saved.startsWith(typed), 'the typed line is kept');
       assert.ok(saved.includes(firstGhostLine), `the accepted ghost text ${JSON.stringify(firstGhostLine)} is in the saved file`);
-      assert.equal((await wb.ghostText()).trim(), '', 'no ghost text left after accepting');
+      // The accepted suggestion is gone; the editor may already offer the next one at the new position.
+      const after = (await wb.ghostText()).trim();
+      assert.ok(after === '' || !after.startsWith(firstGhostLine), `the accepted ghost text is not shown again (now ${JSON.stringify(after)})`);
       await ctx.shot('1-ghost-text-accepted');
       // Tab ran the item's command, which reported the acceptance to the server's statistics.
       const count = await statistics(ctx);
