@@ -133,8 +133,13 @@ export class WorkspaceIndex {
       this.rules.get(loc.root)?.reset();
       return this.requestScan();
     }
-    if (!indexedLanguage(loc.rel)) return;
-    this.enqueue(loc.path, 'update');
+    if (indexedLanguage(loc.rel)) return this.enqueue(loc.path, 'update');
+    // A new folder: its files may have no events of their own (a watcher sees a folder that was
+    // created with its contents as one creation), so it is scanned like the whole workspace.
+    void stat(join(loc.root.dir, loc.rel)).then(
+      (s) => s.isDirectory() && this.requestScan(),
+      () => undefined,
+    );
   }
 
   /** A file or folder was deleted (a rename is a delete and a create). */
@@ -152,6 +157,8 @@ export class WorkspaceIndex {
     this.queue.delete(path);
     this.queue.set(path, work);
     this.status.filesTotal++;
+    // Said at once when it starts, so a status sent after this event never reads 'ready' for work still queued.
+    if (this.status.state === 'ready') this.setStatus({ state: 'indexing' }, true);
     this.wake?.();
   }
 

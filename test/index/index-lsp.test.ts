@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -30,6 +30,11 @@ async function start(ws: string, storage: string): Promise<Harness> {
 }
 
 const ready = (h: Harness, since = 0) => h.waitStatus((s) => s.index?.state === 'ready' && s.index.filesTotal === s.index.filesDone, { since, timeoutMs: 120_000 });
+/** Ready again after work that began after status number `since` (a 'ready' sent before that work began does not count). */
+async function reindexed(h: Harness, since: number): Promise<void> {
+  const began = await h.waitStatus((s) => s.index?.state === 'indexing' || s.index?.state === 'scanning', { since, timeoutMs: 60_000 });
+  await ready(h, h.statuses.indexOf(began) + 1);
+}
 
 async function search(h: Harness, query: string, mode?: 'keyword' | 'vector' | 'hybrid'): Promise<SearchWorkspaceResult> {
   return h.conn.sendRequest(SearchWorkspaceRequest, { query, limit: 5, mode });
@@ -135,14 +140,14 @@ test('follows the files: a saved change, a deleted file, a renamed file; pause h
     writeFileSync(cart, readFileSync(cart, 'utf8').replace('remove(sku: string)', 'discardLineItem(sku: string)'));
     let since = h.statuses.length;
     await h.conn.sendNotification('textDocument/didSave', { textDocument: { uri: uri('src/cart/cart.ts') } });
-    await ready(h, since);
+    await reindexed(h, since);
     assert.equal((await search(h, 'discardLineItem', 'keyword')).results[0]?.path, 'src/cart/cart.ts');
 
     // Deleted (watched-file event): its chunks are gone.
     unlinkSync(join(ws, 'app/geo/distance.py'));
     since = h.statuses.length;
     await h.conn.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: uri('app/geo/distance.py'), type: 3 }] });
-    await ready(h, since);
+    await reindexed(h, since);
     assert.ok(!(await search(h, 'haversine_distance', 'keyword')).results.some((r) => r.path === 'app/geo/distance.py'));
 
     // Renamed: a delete and a create; found under the new name only.
@@ -154,7 +159,7 @@ test('follows the files: a saved change, a deleted file, a renamed file; pause h
         { uri: uri('native/b64.c'), type: 1 },
       ],
     });
-    await ready(h, since);
+    await reindexed(h, since);
     const paths = (await search(h, 'base64_encode', 'keyword')).results.map((r) => r.path);
     assert.equal(paths[0], 'native/b64.c');
     assert.ok(!paths.includes('native/base64.c'));
@@ -166,12 +171,20 @@ test('follows the files: a saved change, a deleted file, a renamed file; pause h
     assert.equal((await search(h, 'lateArrival', 'keyword')).results.length, 0);
     since = h.statuses.length;
     await h.conn.sendRequest(IndexControlRequest, { action: 'resume' });
-    await ready(h, since);
+    await reindexed(h, since);
     assert.equal((await search(h, 'lateArrival', 'keyword')).results[0]?.path, 'src/util/late.ts');
     const files = (await dump(storage)).files.map((f) => f.split(' ')[0]);
     // One file deleted, one added (late.ts); the renamed one counted once.
     assert.equal(files.length, FIXTURE_FILES);
     assert.ok(!files.includes('app/geo/distance.py') && !files.includes('native/base64.c') && files.includes('native/b64.c'));
+
+    // A folder created with a file in it, announced by one event for the folder: the file is found.
+    mkdirSync(join(ws, 'billing'));
+    writeFileSync(join(ws, 'billing/late_fees.py'), 'def compute_late_fee(days, amount):\n    return amount * 0.01 * days\n');
+    since = h.statuses.length;
+    await h.conn.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: uri('billing'), type: 1 }] });
+    await reindexed(h, since);
+    assert.equal((await search(h, 'compute_late_fee', 'keyword')).results[0]?.path, 'billing/late_fees.py');
   } finally {
     await h.close();
   }

@@ -130,6 +130,7 @@ test('a 5 MB single-line document: status answers within 200 ms throughout, the 
   // The document itself is 5 MB (10 MB as the LSP message's JSON and the TextDocument's copy): after
   // the close and a full collection, the heap holds none of it.
   assert.ok(end.heapUsed - start.heapUsed < 8 * MB, `heap kept ${mb(end.heapUsed - start.heapUsed)} after the close`);
-  // RSS: freed heap pages go back to the system lazily; a retained document or token array would keep far more.
-  assert.ok(end.rss - start.rss < 80 * MB, `RSS kept ${mb(end.rss - start.rss)} after the close`);
+  // RSS: freed pages go back to the system lazily (the allocator keeps the arenas of the 10 MB message); the
+  // retained document and token arrays this guards against kept about 300 MB.
+  assert.ok(end.rss - start.rss < 160 * MB, `RSS kept ${mb(end.rss - start.rss)} after the close`);
 });
