@@ -51,11 +51,16 @@ export class OnnxKvRunner {
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly config: NeoxConfig,
+    private readonly padLoneRow: boolean,
   ) {
     this.presentNames = Array.from({ length: config.numLayers }, (_, l) => [io.presentKey(l), io.presentValue(l)]).flat();
   }
 
-  static async open(onnxFile: string, config: NeoxConfig, threads: number): Promise<OnnxKvRunner> {
+  /**
+   * `padLoneRow`: a run of a single row and token gets a padding position beside it, for processors
+   * whose kernels compute a lone row differently (quant/lone-row.ts).
+   */
+  static async open(onnxFile: string, config: NeoxConfig, threads: number, padLoneRow = false): Promise<OnnxKvRunner> {
     const session = await ort.InferenceSession.create(onnxFile, {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
@@ -67,7 +72,7 @@ export class OnnxKvRunner {
       // 6 ms not, on 2 busy cores).
       extra: { session: { intra_op: { allow_spinning: process.env.NEOX_ORT_SPIN === '1' ? '1' : '0' } } },
     });
-    return new OnnxKvRunner(session, config);
+    return new OnnxKvRunner(session, config, padLoneRow);
   }
 
   /** Floats of one row's block (all heads, all slots) in one layer's key (or value) buffer. */
@@ -159,6 +164,13 @@ export class OnnxKvRunner {
     return { logits, counts };
   }
 
+  /** Positions per row in one graph run: the longest row's, and two for a lone token where padLoneRow. */
+  private width(tokens: number[][], rows = this.rows): number {
+    let T = 0;
+    for (const row of tokens) T = Math.max(T, row.length);
+    return this.padLoneRow && rows * T === 1 ? 2 : T;
+  }
+
   /** Positions (within the chunk at `start`) whose logits each row wants: all of them, or its last token's. */
   private picks(tokens: number[][], start: number, allLogits: boolean): number[][] {
     return tokens.map((row) => {
@@ -177,8 +189,7 @@ export class OnnxKvRunner {
     const c = this.config;
     const { numHeads: H, headSize: hs } = c;
     const B = this.rows;
-    let T = 0;
-    for (const row of tokens) T = Math.max(T, row.length);
+    const T = this.width(tokens);
     // Padding positions of short rows are written after the row's tokens too (then forgotten).
     this.ensureCapacity(Math.max(...this.rowLength) + T);
     const C = this.capacity;
@@ -313,9 +324,9 @@ export class OnnxKvRunner {
   async forwardRows(first: number, tokens: number[][]): Promise<ForwardOutput> {
     const count = tokens.length;
     if (first === 0 && count === this.rows) return this.forward(tokens, false);
-    let T = 0;
-    for (const row of tokens) T = Math.max(T, row.length);
-    // Grown here for every row, so that forward() below never reallocates the views.
+    // Grown here for every row, so that forward() below never reallocates the views (a lone row's
+    // padding position included).
+    const T = this.width(tokens, count);
     this.ensureCapacity(Math.max(...this.rowLength.slice(first, first + count)) + T);
     const whole = { rows: this.rows, keys: this.keys, values: this.values, rowLength: this.rowLength };
     const block = this.rowFloats();

@@ -12,6 +12,7 @@ import type { FromWorker, ToWorker } from './worker-protocol';
 import { ensureModel, isModelCached } from './model-cache';
 import { Int4Pool, setInt4Pool } from './quant/pool';
 import { OnnxKvRunner } from './kv-runner';
+import { int4LoneRowDiffers } from './quant/lone-row';
 import { OnnxEmbedRunner } from './embed-runner';
 
 if (!parentPort) throw new Error('engine/local/worker.ts must run as a worker thread');
@@ -67,7 +68,8 @@ async function handle(m: ToWorker): Promise<void> {
         const built = await withInt4Pool(m.opts, threads, onProgress, () => ensureModel(m.opts, onProgress));
         send({ type: 'progress', progress: { stage: 'load', message: `Loading ${built.onnxFile} (${threads} threads)` } });
         const t0 = performance.now();
-        runner = await OnnxKvRunner.open(built.onnxFile, built.config, threads);
+        const padLoneRow = m.opts.quant === 'int4' && (await int4LoneRowDiffers());
+        runner = await OnnxKvRunner.open(built.onnxFile, built.config, threads, padLoneRow);
         loaded = { dir: built.dir, onnxFile: built.onnxFile, config: built.config, threads };
         const c = built.config;
         const info: RunnerInfo = {
