@@ -48,21 +48,26 @@ export function localIndex(backend: LocalBackend, workspace: string, dir: string
 export interface Recall {
   /** Share of queries whose expected file is among the first k distinct files. */
   recall: number;
+  /** Mean reciprocal rank of the expected file among the distinct files found (0 where it is not found). */
+  mrr: number;
   byKind: Record<string, { found: number; of: number }>;
   missed: string[];
   latenciesMs: number[];
 }
 
-/** recall@k of `rank` (query -> ranked file paths) over `queries`. */
+/** recall@k and MRR of `rank` (query -> ranked file paths) over `queries`. */
 export async function recall(queries: Query[], rank: (q: string) => Promise<string[]>, k = 5): Promise<Recall> {
-  const out: Recall = { recall: 0, byKind: {}, missed: [], latenciesMs: [] };
+  const out: Recall = { recall: 0, mrr: 0, byKind: {}, missed: [], latenciesMs: [] };
   let found = 0;
+  let reciprocalRanks = 0;
   for (const q of queries) {
     const t0 = performance.now();
     const paths = await rank(q.query);
     out.latenciesMs.push(performance.now() - t0);
-    const files = [...new Set(paths)].slice(0, k);
-    const ok = files.includes(q.expect);
+    const files = [...new Set(paths)];
+    const position = files.indexOf(q.expect);
+    if (position >= 0) reciprocalRanks += 1 / (position + 1);
+    const ok = position >= 0 && position < k;
     const kind = (out.byKind[q.kind] ??= { found: 0, of: 0 });
     kind.of++;
     if (ok) {
@@ -71,6 +76,7 @@ export async function recall(queries: Query[], rank: (q: string) => Promise<stri
     } else out.missed.push(q.query);
   }
   out.recall = found / queries.length;
+  out.mrr = reciprocalRanks / queries.length;
   return out;
 }
 

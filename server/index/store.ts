@@ -52,14 +52,20 @@ export interface Hit {
   text: string;
   /** Larger is better: cosine similarity for vectors, BM25 for keywords. */
   score: number;
+  /** The chunk's vector, only when the search asked for it (hybrid search's diversity step). */
+  vector?: number[];
 }
 
 const sql = (s: string) => `'${s.replace(/'/g, "''")}'`;
 const HIT_COLUMNS = ['path', 'start_line', 'end_line', 'name', 'text'];
 
 function hitOf(r: Record<string, unknown>, score: number): Hit {
-  return { path: r.path as string, startLine: r.start_line as number, endLine: r.end_line as number, name: r.name as string, text: r.text as string, score };
+  const hit: Hit = { path: r.path as string, startLine: r.start_line as number, endLine: r.end_line as number, name: r.name as string, text: r.text as string, score };
+  if (r.vector) hit.vector = Array.from(r.vector as ArrayLike<number>);
+  return hit;
 }
+
+const hitColumns = (withVectors: boolean) => (withVectors ? [...HIT_COLUMNS, 'vector'] : HIT_COLUMNS);
 
 export class IndexStore {
   private ftsReady = false;
@@ -168,19 +174,19 @@ export class IndexStore {
     }
   }
 
-  /** The `k` chunks nearest to `vector` (cosine), optionally outside `excludePath`. */
-  async vectorSearch(vector: number[], k: number, excludePath?: string): Promise<Hit[]> {
-    let q = this.chunks.query().nearestTo(vector).distanceType('cosine').select([...HIT_COLUMNS, '_distance']).limit(k);
+  /** The `k` chunks nearest to `vector` (cosine), optionally outside `excludePath`, with their vectors when `withVectors`. */
+  async vectorSearch(vector: number[], k: number, excludePath?: string, withVectors = false): Promise<Hit[]> {
+    let q = this.chunks.query().nearestTo(vector).distanceType('cosine').select([...hitColumns(withVectors), '_distance']).limit(k);
     if (excludePath !== undefined) q = q.where(`path != ${sql(excludePath)}`);
     const rows = await q.toArray();
     return rows.map((r) => hitOf(r, 1 - (r._distance as number)));
   }
 
-  /** The `k` best BM25 matches of `terms` (identifierTerms of the query) in the terms column. */
-  async keywordSearch(terms: string, k: number, excludePath?: string): Promise<Hit[]> {
+  /** The `k` best BM25 matches of `terms` (identifierTerms of the query) in the terms column, with their vectors when `withVectors`. */
+  async keywordSearch(terms: string, k: number, excludePath?: string, withVectors = false): Promise<Hit[]> {
     if (!terms.trim()) return [];
     await this.ensureFullTextIndex();
-    let q = this.chunks.query().fullTextSearch(terms, { columns: ['terms'] }).select([...HIT_COLUMNS, '_score']).limit(k);
+    let q = this.chunks.query().fullTextSearch(terms, { columns: ['terms'] }).select([...hitColumns(withVectors), '_score']).limit(k);
     if (excludePath !== undefined) q = q.where(`path != ${sql(excludePath)}`);
     const rows = await q.toArray();
     return rows.map((r) => hitOf(r, r._score as number));

@@ -9,7 +9,7 @@ import { chunkFile, CHUNK_LIMITS } from '../../server/index/chunker';
 import { definitionsOf, stopDefinitionsWorker } from '../../server/index/definitions';
 import { IgnoreRules, indexedLanguage, listFiles, skipReason } from '../../server/index/files';
 import { identifierTerms, splitIdentifier } from '../../server/index/identifiers';
-import { fuse } from '../../server/index/search';
+import { diversify, fuse } from '../../server/index/search';
 import type { Hit } from '../../server/index/store';
 import { resolveSettings } from '../../server/settings';
 
@@ -141,6 +141,19 @@ test('rank fusion: weighted; both sides agreeing lifts a chunk, the lighter side
   // c: third for keywords, second for vectors: first together; d, found by vectors only, after every keyword hit.
   assert.deepEqual(keywordLed.map((h) => h.path), ['c', 'a', 'b', 'd']);
   assert.ok(keywordLed[0]!.score > keywordLed[3]!.score);
+});
+
+test('diversity: a look-alike of a chunk already chosen gives way to the next different one; the best stays first; without vectors the fused order stays', () => {
+  // Three generated services that differ in a name, then a different module with a slightly lower score.
+  const hit = (path: string, score: number, vector?: number[]): Hit => ({ path, startLine: 0, endLine: 1, name: '', text: '', score, ...(vector ? { vector } : {}) });
+  const service = (i: number) => [1, 0.1 * i, 0, 0.02];
+  const fused = [hit('a-service', 1, service(1)), hit('b-service', 0.97, service(2)), hit('c-service', 0.95, service(3)), hit('cursor', 0.9, [0, 0, 1, 0.5]), hit('other', 0.5, [0, 1, 0, 0])];
+  assert.deepEqual(diversify(fused, 3).map((h) => h.path), ['a-service', 'cursor', 'other']);
+  // With equal vectors nothing is different: relevance alone orders them.
+  const same = fused.map((h) => ({ ...h, vector: [1, 1, 1, 1] }));
+  assert.deepEqual(diversify(same, 5).map((h) => h.path), fused.map((h) => h.path));
+  const bare = fused.map(({ vector: _, ...h }) => h);
+  assert.deepEqual(diversify(bare, 4), bare.slice(0, 4));
 });
 
 test('index settings arrive nested ({index: {exclude}}) as VS Code sends dotted keys, or flat', () => {
