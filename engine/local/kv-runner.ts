@@ -274,11 +274,13 @@ export class OnnxKvRunner {
     const block = this.rowFloats();
     const oldLength = this.rowLength;
     if (src.length === this.rows) {
-      // Beam search keeps the row count: permute row blocks through one copy of each layer.
+      // Same row count (beam search, a batch copying a row into a free slot): only the rows that
+      // change are written, from copies of their sources (a source may be written over too).
+      const moved = src.flatMap((from, to) => (from === to ? [] : [to]));
       for (let l = 0; l < this.config.numLayers; l++) {
         for (const buf of [this.keys[l], this.values[l]]) {
-          const old = buf.slice();
-          src.forEach((from, to) => buf.set(old.subarray(from * block, (from + 1) * block), to * block));
+          const saved = new Map(moved.map((to) => [src[to], buf.slice(src[to] * block, (src[to] + 1) * block)]));
+          for (const to of moved) buf.set(saved.get(src[to])!, to * block);
         }
       }
     } else {

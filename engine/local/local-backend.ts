@@ -46,6 +46,11 @@ export interface LocalBackendOptions extends LoadOptions {
    * default model (64 measured about 10% less total throughput for the same short-request latency).
    */
   stepTokens?: number;
+  /**
+   * Continuous batching: decoding rows per step while a short request runs beside long ones, which
+   * take turns for what short rows leave (engine/local/batch-schedule.ts). Default 4.
+   */
+  stepRows?: number;
 }
 
 export interface LocalBackend extends CompletionBackend {
@@ -105,7 +110,7 @@ export function createLocalBackend(opts: LocalBackendOptions): LocalBackend {
   const onRunner = <T>(task: (m: LoadedModel) => Promise<T>): Promise<T> => queue.run(() => task(model!));
 
   const maxBatch = Math.max(1, Math.floor(opts.maxBatch ?? 1));
-  const batch = maxBatch > 1 ? new ContinuousBatch(() => model!, queue, { maxRequests: maxBatch, stepTokens: opts.stepTokens ?? 256 }) : undefined;
+  const batch = maxBatch > 1 ? new ContinuousBatch(() => model!, queue, { maxRequests: maxBatch, stepTokens: opts.stepTokens ?? 256, stepRows: opts.stepRows ?? 4 }) : undefined;
 
   const backend: LocalBackend = {
     get runnerInfo() {

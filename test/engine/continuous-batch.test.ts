@@ -15,9 +15,9 @@ import { ScriptedRunner, noisyFn } from './helpers/scripted-runner';
 const MODEL = 'models/neox-code-23m';
 const tok = await loadTokenizer(MODEL);
 
-function backendWith(opts: { maxBatch?: number; stepTokens?: number } = {}) {
+function backendWith(opts: { maxBatch?: number; stepTokens?: number; stepRows?: number } = {}) {
   const runner = new ScriptedRunner(noisyFn(), { delayMs: 1 });
-  const backend = createLocalBackend({ modelDir: MODEL, quant: 'fp32', loadRunner: async () => runner, maxBatch: opts.maxBatch ?? 1, stepTokens: opts.stepTokens });
+  const backend = createLocalBackend({ modelDir: MODEL, quant: 'fp32', loadRunner: async () => runner, maxBatch: opts.maxBatch ?? 1, stepTokens: opts.stepTokens, stepRows: opts.stepRows });
   return { runner, backend };
 }
 
@@ -54,9 +54,10 @@ test('a request joins the running batch at the next step and leaves when done, i
   // batch a few microtasks after this callback, so at the next step or the one after).
   const joined = runner.shapes.findIndex((s, i) => i >= joinedAtCall && s.length === 2);
   assert.ok(joined >= joinedAtCall && joined <= joinedAtCall + 1, `joined at call ${joined}, arrived after call ${joinedAtCall}`);
-  // It left before the long one ended, and from then on the long row ran alone.
+  // It left before the long one ended, and from then on the long row ran alone (the short one's
+  // row is a free slot: kept for the next request, never computed).
   assert.ok(longChunksWhenShortDone > 0 && longChunksWhenShortDone < 40, `short done after ${longChunksWhenShortDone} long tokens`);
-  assert.deepEqual(runner.shapes.at(-1), [1]);
+  assert.deepEqual(runner.shapes.at(-1), [1, 0]);
   assert.ok(runner.shapes.slice(joinedAtCall).some((s) => s.length === 2));
 });
 
@@ -187,4 +188,46 @@ test('maxBatch bounds the requests in the batch; the others join as rows leave',
   got.forEach((g, i) => assert.deepEqual(ids(g), ids(want[i]!), `request ${i}`));
   assert.ok(runner.shapes.every((s) => s.length <= 2), 'never more than 2 rows');
   assert.ok(runner.shapes.filter((s) => s.length === 2).length > 5, 'two at a time for most steps');
+});
+
+test('a short request beside a long stream and an n=8 group runs in every step, the long rows in turns, and finishes in few steps', async () => {
+  const { backend, runner } = backendWith({ maxBatch: 4, stepRows: 4 });
+  await backend.load();
+  const long: CompletionRequest = { prompt: 'a long stream', maxTokens: 120 };
+  const group: CompletionRequest = { prompt: 'eight samples', maxTokens: 80, n: 8, temperature: 0.8, seed: 4 };
+  const short: CompletionRequest = { prompt: 'a short request that has to finish soon', maxTokens: 6 };
+  let shortP: Promise<CompletionResult> | undefined;
+  let callsAtSubmit = -1;
+  let longChunks = 0;
+  let longChunksWhileShort = 0;
+  let shortDone = false;
+  const groupP = backend.complete(group);
+  const longP = backend.complete(long, () => {
+    if (shortP && !shortDone) longChunksWhileShort++;
+    if (++longChunks === 10) {
+      callsAtSubmit = runner.forwardCalls;
+      shortP = backend.complete(short).finally(() => (shortDone = true));
+    }
+  });
+  const [a, b, c] = [await longP, await groupP, await shortP!];
+  const callsAtEnd = runner.shapes.length;
+  const [wantA, wantB, wantC] = await alone([long, group, short]);
+  assert.deepEqual(ids(a), ids(wantA!));
+  assert.deepEqual(ids(b), ids(wantB!));
+  assert.deepEqual(ids(c), ids(wantC!));
+  // The short request's row: the one that took its prompt (wider than one token) after it was sent.
+  const calls = runner.shapes.slice(callsAtSubmit);
+  const prefill = calls.findIndex((s) => s.some((w) => w > 1));
+  const row = calls[prefill]!.findIndex((w) => w > 1);
+  const shortSteps = calls.slice(prefill + 1).filter((s) => s[row]! > 0);
+  assert.equal(shortSteps.length, c.choices[0]!.tokenIds!.length - 1, 'one decoding step per token after the prompt');
+  // Its decoding steps carry it and at most stepRows - 1 long rows, so each costs a few rows, not ten.
+  for (const s of shortSteps) assert.ok(s.filter((w) => w > 0).length <= 4, `a step of ${JSON.stringify(s)}`);
+  // From its prompt to its last token, one step per token: at most two runner calls each (its prompt
+  // and the long rows, then it and the long rows not beside it).
+  const lastCall = calls.reduce((last, s, i) => (s[row]! > 0 ? i : last), prefill);
+  assert.ok(lastCall - prefill + 1 <= 2 * (shortSteps.length + 1), `${lastCall - prefill + 1} calls from its prompt to its end`);
+  // The long stream went on meanwhile, in turns (not starved), and the batch never grew past 10 rows.
+  assert.ok(longChunksWhileShort >= 1, `the long stream streamed ${longChunksWhileShort} tokens meanwhile`);
+  assert.ok(runner.shapes.slice(0, callsAtEnd).every((s) => s.length <= 10), 'rows: 1 + 8 + the short one');
 });
