@@ -46,7 +46,8 @@ connection.onInitialize((params) => {
       // Saves too: the workspace index reads a saved file again.
       textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
       inlineCompletionProvider: true,
-      workspace: { workspaceFolders: { supported: true } },
+      // Folders added or removed later reach the prompt header, the prompt files and the index.
+      workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
     },
     serverInfo: { name: 'neox-complete', version: '0.1.0' },
   };

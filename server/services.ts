@@ -5,11 +5,11 @@
 import type { Connection, InitializeParams, TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CompletionBackend, ModelInfo } from '../engine/types';
 import { BackendManager } from './backend-factory';
 import { CompletionService } from './completion-service';
 import { relativePath } from './paths';
+import { WorkspaceFolders } from './workspace-folders';
 import { StatusNotification, type NeoxInitializationOptions } from '../protocol/index';
 import { WorkspaceRetrieval } from './index/retrieval';
 import { Activity } from './scheduler/activity';
@@ -27,8 +27,6 @@ export interface ServerDeps {
   canWatchFiles: boolean;
   /** A document's path relative to its workspace folder (the prompt header). */
   pathOf(uri: string): string;
-  /** The workspace folders on this machine's disk (file: URIs), first folder first. */
-  workspaceDirs: string[];
   settings: SettingsStore;
   status: StatusReporter;
   backends: BackendManager;
@@ -38,8 +36,8 @@ export interface ServerDeps {
   /** Generations running now, inline and streaming. */
   activity: Activity;
   stats: Statistics;
-  /** Workspace folder URIs (initialize's workspaceFolders, else rootUri). */
-  folders: string[];
+  /** The workspace folders, followed as the editor adds and removes them. */
+  folders: WorkspaceFolders;
   /** The workspace index, when one runs (features/workspace-index.ts): related code for prompts and chat. */
   workspace: WorkspaceRetrieval;
 }
@@ -48,6 +46,10 @@ export function createServices(connection: Connection, documents: TextDocuments<
   const init = (params.initializationOptions ?? {}) as ServerDeps['init'];
   const roots = (params.workspaceFolders ?? []).map((f) => f.uri);
   if (params.rootUri) roots.push(params.rootUri);
+  const folders = new WorkspaceFolders(roots);
+  if (params.capabilities.workspace?.workspaceFolders) {
+    connection.workspace.onDidChangeWorkspaceFolders((e) => folders.change(e.added.map((f) => f.uri), e.removed.map((f) => f.uri)));
+  }
   const settings = new SettingsStore();
   const status = new StatusReporter({ state: 'starting', backend: settings.current.backend, model: '' }, (s) =>
     void connection.sendNotification(StatusNotification, s).catch(() => undefined),
@@ -74,8 +76,7 @@ export function createServices(connection: Connection, documents: TextDocuments<
     init,
     canPullConfiguration: !!params.capabilities.workspace?.configuration,
     canWatchFiles: !!params.capabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration,
-    pathOf: (uri) => relativePath(uri, roots),
-    workspaceDirs: [...new Set(roots.filter((r) => r.startsWith('file:')).map((r) => fileURLToPath(r)))],
+    pathOf: (uri) => relativePath(uri, folders.uris),
     settings,
     status,
     backends,
@@ -83,7 +84,7 @@ export function createServices(connection: Connection, documents: TextDocuments<
     completions,
     activity,
     stats,
-    folders: roots,
+    folders,
     workspace,
   };
 }

@@ -12,11 +12,13 @@ import { toResponseError } from '../requests';
 import type { ServerDeps } from '../services';
 
 export function register(connection: Connection, deps: ServerDeps): void {
-  promptFiles.configure(deps.workspaceDirs, (message) => {
+  const report = (message: string) => {
     connection.console.warn(message);
     // A notification (not window/showMessageRequest): nothing to answer, the editor shows it as a warning.
     void connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Warning, message: `NeoX: ${message}` }).catch(() => undefined);
-  });
+  };
+  promptFiles.configure(deps.folders.dirs, report);
+  deps.folders.onChange(() => promptFiles.configure(deps.folders.dirs, report));
   connection.onRequest(ExplainQuestionRequest, (p) => {
     try {
       return { question: explainQuestion(typeof p?.languageId === 'string' ? p.languageId : '', typeof p?.fileName === 'string' ? p.fileName : '') };

@@ -51,7 +51,7 @@ export function register(connection: Connection, deps: ServerDeps): () => Promis
 
   /** Brings the running index in line with the settings and the backend (one call at a time: see `update`). */
   const reconcile = async (s: EffectiveSettings) => {
-    if (!dir || !deps.folders.length) return publish(off('no workspace folder is open'));
+    if (!dir || !deps.folders.uris.length) return stop('no workspace folder is open');
     if (!s['index.enabled']) return stop('turned off (neoxComplete.index.enabled)');
     const loaded = await deps.ready().catch(() => undefined);
     const spec = deps.backends.current;
@@ -61,7 +61,7 @@ export function register(connection: Connection, deps: ServerDeps): () => Promis
     if (!backend.embed || !info.canEmbed) return stop(`the ${spec.kind} backend cannot embed text`);
     const identity = embedderIdentity(spec, info);
     const patterns = JSON.stringify(s['index.exclude']);
-    if (index && index.identity === identity) {
+    if (index && index.identity === identity && index.folders === deps.folders.uris) {
       if (patterns !== exclude) index.setExclude(s['index.exclude']);
       exclude = patterns;
       return;
@@ -69,7 +69,7 @@ export function register(connection: Connection, deps: ServerDeps): () => Promis
     await index?.dispose();
     exclude = patterns;
     index = deps.workspace.index = new WorkspaceIndex({
-      folders: deps.folders,
+      folders: deps.folders.uris,
       dir,
       exclude: s['index.exclude'],
       embedder: embedder(identity),
@@ -99,6 +99,9 @@ export function register(connection: Connection, deps: ServerDeps): () => Promis
     update();
   });
   deps.backends.subscribe({ onReady: update });
+  // Another set of folders: the index starts again over them (the store keeps what is unchanged:
+  // paths that stay the same are not read again; with a second folder, paths take its name as prefix).
+  deps.folders.onChange(update);
   deps.documents.onDidChangeContent(() => (lastTyped = Date.now()));
   deps.documents.onDidSave((e) => index?.changed(e.document.uri));
   connection.onDidChangeWatchedFiles((p) => {

@@ -16,7 +16,7 @@ export interface Root {
 export class Roots {
   readonly list: Root[];
 
-  constructor(folderUris: string[]) {
+  constructor(folderUris: readonly string[]) {
     const dirs = [...new Set(folderUris.filter((u) => u.startsWith('file:')).map((u) => fileURLToPath(u).replace(/[\\/]+$/, '')))];
     const seen = new Map<string, number>();
     this.list = dirs.map((dir) => {

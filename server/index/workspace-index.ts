@@ -26,7 +26,7 @@ export interface Embedder {
 
 export interface IndexOptions {
   /** Workspace folder URIs. */
-  folders: string[];
+  folders: readonly string[];
   /** The index's own folder (in the editor's workspace storage). */
   dir: string;
   /** neoxComplete.index.exclude: gitignore-style patterns. */
@@ -83,6 +83,11 @@ export class WorkspaceIndex {
 
   get current(): IndexStatus {
     return this.status;
+  }
+
+  /** The folders it covers, as given. */
+  get folders(): readonly string[] {
+    return this.o.folders;
   }
 
   /** The embedder's identity: which model's vectors this index holds. */

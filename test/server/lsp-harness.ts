@@ -58,8 +58,11 @@ export interface Harness {
 export async function startServer(
   settings: Partial<NeoxSettings> & Record<string, unknown> = {},
   init: Record<string, unknown> = {},
-  /** The workspace folder the editor has open (default file:///work/project). */
-  opts: { rootUri?: string } = {},
+  /**
+   * The workspace folder the editor has open (default file:///work/project); `workspaceFolders`:
+   * the editor's folder list instead, with the capability to add and remove folders later.
+   */
+  opts: { rootUri?: string; workspaceFolders?: string[] } = {},
 ): Promise<Harness> {
   const args =
     process.env.NEOX_SERVER === 'dist' ? ['dist/server.mjs', '--stdio'] : ['--import', 'tsx', 'server/server.ts', '--stdio'];
@@ -204,8 +207,10 @@ export async function startServer(
   conn.listen();
   await conn.sendRequest('initialize', {
     processId: process.pid,
-    rootUri: opts.rootUri ?? 'file:///work/project',
-    capabilities: { workspace: { configuration: true } },
+    ...(opts.workspaceFolders
+      ? { rootUri: null, workspaceFolders: opts.workspaceFolders.map((uri) => ({ uri, name: uri.split('/').pop() })) }
+      : { rootUri: opts.rootUri ?? 'file:///work/project' }),
+    capabilities: { workspace: { configuration: true, workspaceFolders: !!opts.workspaceFolders } },
     // testHooks: the server registers the test-only methods of protocol/debug.ts.
     initializationOptions: { testHooks: true, ...init },
   });
