@@ -78,5 +78,6 @@ export async function generateFile(neox: NeoxClient, args: GenerateFileArgs = {}
     return undefined;
   } finally {
     close();
+    stream.dispose();
   }
 }

@@ -65,5 +65,6 @@ export async function generateFromComment(neox: NeoxClient, args: GenerateFromCo
     return undefined;
   } finally {
     close();
+    stream.dispose();
   }
 }

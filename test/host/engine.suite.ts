@@ -79,6 +79,70 @@ describe('cancelling a generation', () => {
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 
+  it('"Generate code from comment": a line typed above the comment while the code streams stays, and the code lands where it would have', async () => {
+    const a = await api();
+    await waitForState(a, 'ready');
+    // Long enough to stream for a while (see the cancellation test below).
+    const comment = '// an express server with routes to list, create, update and delete users';
+    const original = comment + '\n';
+    const editor = await openWorkspaceFile('host_typing.js', original);
+    const generate = async () => {
+      editor.selection = new vscode.Selection(0, comment.length, 0, comment.length);
+      return vscode.commands.executeCommand<vscode.Range | undefined>('neoxComplete.generateFromComment');
+    };
+    // Undisturbed first: greedy decoding gives the same answer to the same request.
+    assert.ok(await generate(), 'a range came back');
+    const undisturbed = editor.document.getText();
+    assert.ok(undisturbed.length > original.length + 20, `code was inserted: ${JSON.stringify(undisturbed)}`);
+    await vscode.commands.executeCommand('undo');
+    assert.equal(editor.document.getText(), original);
+
+    const typed = '// typed while it streams\n';
+    let typing: Thenable<boolean> | undefined;
+    const sub = vscode.workspace.onDidChangeTextDocument((e) => {
+      if (e.document === editor.document && e.contentChanges.length && !typing) typing = editor.edit((b) => b.insert(new vscode.Position(0, 0), typed));
+    });
+    let range: vscode.Range | undefined;
+    try {
+      range = await generate();
+    } finally {
+      sub.dispose();
+    }
+    assert.ok(typing && (await typing), 'the line was typed while the code streamed');
+    assert.ok(range, 'a range came back');
+    assert.equal(editor.document.getText(), typed + undisturbed, 'the typed line above, then exactly what the undisturbed run wrote');
+    assert.ok(editor.document.getText(range).trim().length > 0 && range.start.line >= 1, 'the returned range holds the code');
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+
+  it('"Generate code from comment" cancelled after a line was typed above it leaves the typed line and nothing else', async () => {
+    const a = await api();
+    await waitForState(a, 'ready');
+    const comment = '// an express server with routes to list, create, update and delete users';
+    const original = comment + '\n';
+    const editor = await openWorkspaceFile('host_typing_cancel.js', original);
+    editor.selection = new vscode.Selection(0, comment.length, 0, comment.length);
+    const typed = '// typed while it streams\n';
+    const cts = new vscode.CancellationTokenSource();
+    let typing: Thenable<boolean> | undefined;
+    const sub = vscode.workspace.onDidChangeTextDocument((e) => {
+      if (e.document !== editor.document || !e.contentChanges.length || typing) return;
+      typing = editor.edit((b) => b.insert(new vscode.Position(0, 0), typed)).then((ok) => {
+        cts.cancel();
+        return ok;
+      });
+    });
+    try {
+      const range = await vscode.commands.executeCommand<vscode.Range | undefined>('neoxComplete.generateFromComment', { cancel: cts.token });
+      assert.equal(range, undefined, 'no result after cancelling');
+    } finally {
+      sub.dispose();
+    }
+    assert.ok(typing && (await typing), 'the line was typed while the code streamed');
+    assert.equal(editor.document.getText(), typed + original, 'the typed line stays; the streamed text is gone');
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+
   it('"Generate code from comment" cancelled while its answer is being placed leaves the document as it was', async () => {
     const a = await api();
     await waitForState(a, 'ready');
