@@ -5,9 +5,11 @@
  * nine long rows on every one of its tokens. Instead:
  *
  * - joining prompts and short requests (little left to generate) run in every step;
- * - the long ones take turns for the rest of `stepRows`, the one that waited longest first (aging:
- *   the head of that queue always runs, even past the budget, so every long row advances at least
- *   once every few steps and nothing starves);
+ * - the long ones take turns for the rest of `stepRows`, the one that waited longest for its
+ *   request's share first: turns are shared by requests, not rows, so a lone long stream is not
+ *   worth one ninth of an n=8 group (its tokens come one after another: it is the batch's longest
+ *   path). Aging: the head of that queue always runs, even past the budget, so every long row
+ *   advances at least once every few steps and nothing starves;
  * - with no short request in the batch every row runs, as nothing needs protecting.
  *
  * Which steps a row runs in does not change its tokens: each row owns its cache slots and gets the
@@ -24,6 +26,8 @@ export interface StepUnit {
   short: boolean;
   /** Steps since it last ran. */
   waited: number;
+  /** Units of its request that share its request's turns (n samples: n); 1 if absent. */
+  siblings?: number;
 }
 
 export interface StepPolicy {
@@ -49,9 +53,11 @@ export function rowsToRun(units: readonly StepUnit[], policy: StepPolicy): numbe
     } else longs.push(u);
   }
   if (!units.some((u) => u.short)) return units.flatMap((u) => u.rows).sort((a, b) => a - b);
-  // Longest wait first; among equals the lower rows, so turns sweep the rows in order and each
-  // step's long rows tend to be neighbours (one runner call for them).
-  longs.sort((a, b) => b.waited - a.waited || a.rows[0]! - b.rows[0]!);
+  // Longest wait for the request's share first; among equals the lower rows, so turns sweep the
+  // rows in order and each step's long rows tend to be neighbours (one runner call for them).
+  // (waited + 1): the steps a unit's turn comes round in, so a lone stream's turns equal the group's.
+  const due = (u: StepUnit) => (u.waited + 1) / (u.siblings ?? 1);
+  longs.sort((a, b) => due(b) - due(a) || a.rows[0]! - b.rows[0]!);
   longs.forEach((u, i) => {
     if (i > 0 && decoding + u.rows.length > policy.stepRows) return;
     run.push(...u.rows);

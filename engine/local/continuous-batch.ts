@@ -15,7 +15,7 @@
  * Rows stay where they are: a request that leaves frees its rows as slots for the next ones, and a
  * joining request takes a free slot (a new row only when none is free). Moving rows means copying
  * the cache: dropping or adding one row of twelve copied all of them (30-60 ms at 500 tokens), on
- * every request's arrival and departure.
+ * every request's arrival and departure. Once requests stop coming and going, gaps are closed up.
  *
  * Prefix cache: a joining prompt starts from the cached row (running or free) sharing the longest
  * prefix with it (copied into its slot, cut back to that prefix); when the batch empties, the last
@@ -41,6 +41,13 @@ export interface BatchOptions {
 
 /** Chunks of a joining prompt are never narrower than this, however many rows run. */
 const MIN_CHUNK = 8;
+
+/**
+ * Steps without a row taken or freed after which free slots between live rows are closed up (one
+ * copy of the cache): each gap costs a runner call per step (~1 ms) while rows in place save a copy
+ * per arrival and departure (30-90 ms), so gaps stay while requests come and go, not once they stop.
+ */
+const SETTLE_STEPS = 32;
 
 interface Job {
   req: CompletionRequest;
@@ -82,6 +89,8 @@ export class ContinuousBatch {
   /** By runner row: what it holds, or undefined for a free slot (its cache may still serve as a prefix). */
   private rows: (Row | undefined)[] = [];
   private running = false;
+  /** Steps since a row was last taken or freed (SETTLE_STEPS). */
+  private settled = 0;
 
   constructor(
     private readonly model: () => LoadedModel,
@@ -147,6 +156,7 @@ export class ContinuousBatch {
   private place(job: Job): void {
     const { runner } = this.model();
     const ids = job.ids;
+    this.settled = 0;
     // At least one prompt token is always fed, for the next-token logits.
     const shared = (row: number) => Math.min(commonPrefix(runner.cachedTokens(row), ids), ids.length - 1);
     const row: Row = { job, member: 0, next: [], waited: 0 };
@@ -207,6 +217,7 @@ export class ContinuousBatch {
       return;
     }
     const now = performance.now();
+    const liveBefore = this.rows.filter(Boolean).length;
     /** [to, from]: runner row `to` becomes a copy of row `from` (new samples and beams) when the step ends. */
     const copies: [number, number][] = [];
     let parked = -1; // the row of a job that finished here: the prefix cache if the batch empties
@@ -262,6 +273,7 @@ export class ContinuousBatch {
         if (samples.every((d) => d.finish)) finish(job, at, samples.map((d) => d.result()));
       }
     }
+    this.settled = this.rows.filter(Boolean).length === liveBefore && copies.length === 0 ? this.settled + 1 : 0;
     this.relayout(copies, parked);
   }
 
@@ -274,7 +286,7 @@ export class ContinuousBatch {
       const short = job.req.signal?.aborted === true || this.workLeft(job, at) <= SHORT_WORK;
       const waited = this.rows[at[0]!]!.waited;
       if (joining || job.beam) units.push({ rows: [...at].sort((a, b) => a - b), joining, short, waited });
-      else for (const r of at) units.push({ rows: [r], joining, short, waited: this.rows[r]!.waited });
+      else for (const r of at) units.push({ rows: [r], joining, short, waited: this.rows[r]!.waited, siblings: at.length });
     }
     return units;
   }
@@ -336,6 +348,13 @@ export class ContinuousBatch {
     if (!this.rows.some(Boolean)) {
       runner.reorder([parked >= 0 ? parked : 0]);
       this.rows = [];
+      return;
+    }
+    const gap = this.rows.findIndex((r) => !r);
+    if (copies.length === 0 && this.settled >= SETTLE_STEPS && gap >= 0 && this.rows.slice(gap).some(Boolean)) {
+      const live = this.rows.flatMap((r, i) => (r ? [i] : []));
+      runner.reorder(live);
+      this.rows = live.map((i) => this.rows[i]);
       return;
     }
     if (copies.length === 0 && this.rows.length === runner.rows) return;

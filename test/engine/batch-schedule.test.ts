@@ -10,12 +10,13 @@ import { contiguousRuns, rowsToRun, type StepUnit } from '../../engine/local/bat
 
 const unit = (rows: number[], o: Partial<StepUnit> = {}): StepUnit => ({ rows, joining: false, short: false, waited: 0, ...o });
 const policy = { stepRows: 4 };
+const tight = { stepRows: 2 };
 
 /** Steps of a batch that keeps its units: each step's rows, with `waited` kept as the batch keeps it. */
-function simulate(units: StepUnit[], steps: number): number[][] {
+function simulate(units: StepUnit[], steps: number, p = policy): number[][] {
   const out: number[][] = [];
   for (let s = 0; s < steps; s++) {
-    const run = rowsToRun(units, policy);
+    const run = rowsToRun(units, p);
     out.push(run);
     for (const u of units) u.waited = run.includes(u.rows[0]!) ? 0 : u.waited + 1;
   }
@@ -55,6 +56,17 @@ test('short requests beside a long stream and an n=8 group: they run in every st
     const gaps = ran.slice(1).map((s, i) => s - ran[i]!);
     assert.ok(ran[0]! <= 4 && Math.max(...gaps) <= 5, `long row ${r} ran in steps ${ran}`);
   }
+});
+
+test('turns are shared by requests: a lone long stream runs about as often as the whole n=8 group', () => {
+  const stream = unit([0]);
+  const group = [1, 2, 3, 4, 5, 6, 7, 8].map((r) => unit([r], { siblings: 8 }));
+  const steps = simulate([stream, ...group, unit([9], { short: true }), unit([10], { short: true })], 96, tight);
+  const longs = steps.map((run) => run.filter((r) => r < 9));
+  assert.ok(longs.every((l) => l.length === 1), 'the budget leaves no long row beside two short ones: the head of the turns runs');
+  const streamTurns = longs.filter((l) => l[0] === 0).length;
+  assert.ok(streamTurns >= 43 && streamTurns <= 53, `the stream ran in ${streamTurns} of 96 steps`);
+  for (let r = 1; r <= 8; r++) assert.ok(longs.filter((l) => l[0] === r).length >= 1, `group row ${r} ran`);
 });
 
 test('nothing starves: with more short rows than the budget, one long unit still runs per step, a beam group as a whole', () => {

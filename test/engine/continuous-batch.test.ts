@@ -223,11 +223,29 @@ test('a short request beside a long stream and an n=8 group runs in every step, 
   assert.equal(shortSteps.length, c.choices[0]!.tokenIds!.length - 1, 'one decoding step per token after the prompt');
   // Its decoding steps carry it and at most stepRows - 1 long rows, so each costs a few rows, not ten.
   for (const s of shortSteps) assert.ok(s.filter((w) => w > 0).length <= 4, `a step of ${JSON.stringify(s)}`);
-  // From its prompt to its last token, one step per token: at most two runner calls each (its prompt
-  // and the long rows, then it and the long rows not beside it).
+  // From its prompt to its last token, one step per token: at most three runner calls each (one per
+  // run of neighbouring rows: it, the stream's row, rows of the group).
   const lastCall = calls.reduce((last, s, i) => (s[row]! > 0 ? i : last), prefill);
-  assert.ok(lastCall - prefill + 1 <= 2 * (shortSteps.length + 1), `${lastCall - prefill + 1} calls from its prompt to its end`);
+  assert.ok(lastCall - prefill + 1 <= 3 * (shortSteps.length + 1), `${lastCall - prefill + 1} calls from its prompt to its end`);
   // The long stream went on meanwhile, in turns (not starved), and the batch never grew past 10 rows.
   assert.ok(longChunksWhileShort >= 1, `the long stream streamed ${longChunksWhileShort} tokens meanwhile`);
   assert.ok(runner.shapes.slice(0, callsAtEnd).every((s) => s.length <= 10), 'rows: 1 + 8 + the short one');
+});
+
+test('a freed row stays a slot while requests come and go, and gaps are closed up once they stop', async () => {
+  const { backend, runner } = backendWith({ maxBatch: 4 });
+  await backend.load();
+  const reqs: CompletionRequest[] = [
+    { prompt: 'first long one', maxTokens: 90 },
+    { prompt: 'short in the middle', maxTokens: 3 },
+    { prompt: 'second long one', maxTokens: 90 },
+  ];
+  const got = await Promise.all(reqs.map((r) => backend.complete(r)));
+  const want = await alone(reqs);
+  got.forEach((g, i) => assert.deepEqual(ids(g), ids(want[i]!), `request ${i}`));
+  // Right after the middle request left: the two long rows run around its free slot, then as one run of two.
+  const gapCalls = runner.shapes.filter((s) => s.length === 3 && s[1] === 0 && s.some((w) => w > 0)).length;
+  const closed = runner.shapes.findIndex((s) => s.length === 2 && s[0] === 1 && s[1] === 1);
+  assert.ok(gapCalls >= 2 * 32, `${gapCalls} calls beside the free slot`);
+  assert.ok(closed > 0 && runner.shapes.slice(closed).every((s) => s.length <= 2), 'closed up: two rows from then on');
 });
