@@ -30,8 +30,11 @@ export class EditorStream {
   private takenOver = false;
   /** What finish() put at its final place (and the text it replaced there), for a remove() after it. */
   private placed?: { offset: number; text: string; replaced: string };
-  /** Edits of ours not yet seen in a change event. */
-  private readonly ours: { offset: number; removed: number; text: string }[] = [];
+  /**
+   * Edits of ours not yet seen in a change event, with what each does to our bookkeeping once it is
+   * in the document (run when its event comes: a user's change may arrive before the edit's promise).
+   */
+  private readonly ours: { offset: number; removed: number; text: string; done: () => void }[] = [];
   private readonly userChanges: UserChange[] = [];
   /** The document when the stream began: the positions a generation's answer refers to. */
   private readonly original: string;
@@ -70,8 +73,7 @@ export class EditorStream {
     const add = this.inDocumentEol((this.first ? this.prefix : '') + this.pending);
     this.pending = '';
     const offset = this.startOffset + this.streamed.length;
-    const ok = await this.edit(offset, 0, add, (b, doc) => b.insert(doc.positionAt(offset), add));
-    if (ok) this.streamed += add;
+    await this.edit(offset, 0, add, (b, doc) => b.insert(doc.positionAt(offset), add), () => (this.streamed += add));
   }
 
   /**
@@ -85,7 +87,7 @@ export class EditorStream {
     await this.deleteStreamed();
     const placed = this.placed;
     this.placed = undefined;
-    if (placed) await this.edit(placed.offset, placed.text.length, placed.replaced, (b) => b.replace(this.rangeAt(placed.offset, placed.text.length), placed.replaced));
+    if (placed) await this.edit(placed.offset, placed.text.length, placed.replaced, (b) => b.replace(this.rangeAt(placed.offset, placed.text.length), placed.replaced), () => undefined);
   }
 
   /** Stops following the document (when neither finish() nor remove() can come any more). */
@@ -109,17 +111,17 @@ export class EditorStream {
     if (!at) {
       const offset = this.startOffset;
       const length = this.streamed.length;
-      if (await this.edit(offset, length, text, (b) => b.replace(this.rangeAt(offset, length), text))) {
+      await this.edit(offset, length, text, (b) => b.replace(this.rangeAt(offset, length), text), () => {
         this.placed = { offset, text, replaced: '' };
         this.streamed = '';
-      }
-      return this.rangeAt(this.startOffset, text.length);
+      });
+      return this.rangeAt(this.placed?.offset ?? offset, text.length);
     }
     await this.deleteStreamed();
     const start = this.moved(this.originalOffset(at.start));
     const end = Math.max(start, this.moved(this.originalOffset(at.end)));
     const replaced = this.editor.document.getText(this.rangeAt(start, end - start));
-    if (await this.edit(start, end - start, text, (b) => b.replace(this.rangeAt(start, end - start), text))) this.placed = { offset: start, text, replaced };
+    await this.edit(start, end - start, text, (b) => b.replace(this.rangeAt(start, end - start), text), () => (this.placed = { offset: start, text, replaced }));
     return this.rangeAt(this.placed?.offset ?? start, text.length);
   }
 
@@ -127,14 +129,14 @@ export class EditorStream {
     if (!this.streamed || this.takenOver) return;
     const offset = this.startOffset;
     const length = this.streamed.length;
-    if (await this.edit(offset, length, '', (b) => b.delete(this.rangeAt(offset, length)))) this.streamed = '';
+    await this.edit(offset, length, '', (b) => b.delete(this.rangeAt(offset, length)), () => (this.streamed = ''));
   }
 
   /** A change of the document: ours is checked off; anyone else's moves what we track. */
   private follow(c: vscode.TextDocumentContentChangeEvent): void {
     const mine = this.ours.findIndex((o) => o.offset === c.rangeOffset && o.removed === c.rangeLength && o.text === c.text);
     if (mine >= 0) {
-      this.ours.splice(mine, 1);
+      this.ours.splice(mine, 1)[0]!.done();
       return;
     }
     const end = c.rangeOffset + c.rangeLength;
@@ -187,16 +189,22 @@ export class EditorStream {
     return new vscode.Range(doc.positionAt(offset), doc.positionAt(offset + length));
   }
 
-  /** One edit of ours (offset, removed, text: how its change event will read), in the stream's undo step. */
-  private edit(offset: number, removed: number, text: string, fn: (b: vscode.TextEditorEdit, doc: vscode.TextDocument) => void): Thenable<boolean> {
+  /**
+   * One edit of ours in the stream's undo step: offset, removed and text say how its change event will
+   * read; `done` updates what we track once it is in the document.
+   */
+  private edit(offset: number, removed: number, text: string, fn: (b: vscode.TextEditorEdit, doc: vscode.TextDocument) => void, done: () => void): Thenable<boolean> {
     const undoStopBefore = this.first;
     this.first = false;
-    const expected = { offset, removed, text };
+    const expected = { offset, removed, text, done };
     this.ours.push(expected);
     return this.editor.edit((b) => fn(b, this.editor.document), { undoStopBefore, undoStopAfter: false }).then((ok) => {
-      // A refused edit sends no event; an accepted one has been seen by now.
+      // Normally its event came first; an accepted edit whose event did not match is counted here, a refused one not at all.
       const left = this.ours.indexOf(expected);
-      if (left >= 0) this.ours.splice(left, 1);
+      if (left >= 0) {
+        this.ours.splice(left, 1);
+        if (ok) done();
+      }
       return ok;
     });
   }

@@ -127,3 +127,57 @@ test('a cancel before the answer comes back removes the streamed text', async ()
   assert.equal(await generateFromComment(neox, { cancel: cts.token }), undefined);
   assert.equal(editor.document.text, original);
 });
+
+test('a line typed above the comment while the code streams stays; the answer lands below the comment', async () => {
+  const editor = editorOn(original);
+  const typed = '// typed meanwhile\n';
+  const { neox, errors } = neoxWith(async (_p, _t, send) => {
+    const shown = editor.changed();
+    send(pieces[0]!);
+    await shown;
+    editor.userEdit(0, 0, typed);
+    pieces.slice(1).forEach(send);
+    return answer;
+  });
+  const range = await generateFromComment(neox);
+  assert.deepEqual(errors, []);
+  assert.equal(editor.document.text, typed + comment + answer.text + below);
+  assert.ok(range);
+  assert.equal(editor.document.getText(range), answer.text, 'the returned range holds the answer');
+});
+
+test('a cancel after a line was typed above the comment leaves the typed line and nothing of the stream', async () => {
+  const editor = editorOn(original);
+  const typed = '// typed meanwhile\n';
+  const cts = new CancellationTokenSource();
+  const { neox } = neoxWith((_p, token, send) => {
+    const shown = editor.changed();
+    send(pieces[0]!);
+    void shown.then(() => {
+      editor.userEdit(0, 0, typed);
+      pieces.slice(1).forEach(send);
+      cts.cancel();
+    });
+    return new Promise((resolve) => token.onCancellationRequested(() => resolve({ ...answer, text: '', finishReason: 'cancelled' })));
+  });
+  assert.equal(await generateFromComment(neox, { cancel: cts.token }), undefined);
+  assert.equal(editor.document.text, typed + original);
+});
+
+test('typing inside the streamed code makes it the user’s: a cancel leaves it, later pieces are not added', async () => {
+  const editor = editorOn(original);
+  const cts = new CancellationTokenSource();
+  const { neox } = neoxWith((_p, token, send) => {
+    const shown = editor.changed();
+    send(pieces[0]!);
+    void shown.then(() => {
+      // Inside "function add(a, b) {": the user renames it.
+      editor.userEdit(editor.document.text.indexOf('add(a'), 3, 'sum');
+      pieces.slice(1).forEach(send);
+      setImmediate(() => cts.cancel());
+    });
+    return new Promise((resolve) => token.onCancellationRequested(() => resolve({ ...answer, text: '', finishReason: 'cancelled' })));
+  });
+  assert.equal(await generateFromComment(neox, { cancel: cts.token }), undefined);
+  assert.equal(editor.document.text, comment + '\nfunction sum(a, b) {' + below);
+});

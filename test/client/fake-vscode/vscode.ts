@@ -201,10 +201,30 @@ export class FakeEditor {
       .map((o) => ({ offset: d.offsetAt(o.range.start), removed: d.getText(o.range), inserted: o.text }))
       .sort((a, b) => b.offset - a.offset);
     for (const c of changes) d.text = d.text.slice(0, c.offset) + c.inserted + d.text.slice(c.offset + c.removed.length);
+    // As VS Code reports them: offsets in the document before the edit, the last change first.
+    const event: TextDocumentChangeEvent = {
+      document: d,
+      contentChanges: changes.map((c) => ({ rangeOffset: c.offset, rangeLength: c.removed.length, text: c.inserted })),
+    };
+    for (const l of [...documentListeners]) l(event);
     for (const l of [...this.changeListeners]) l(changes);
     return true;
   }
 }
+
+export interface TextDocumentChangeEvent {
+  document: FakeDocument;
+  contentChanges: { rangeOffset: number; rangeLength: number; text: string }[];
+}
+
+const documentListeners = new Set<(e: TextDocumentChangeEvent) => void>();
+
+export const workspace = {
+  onDidChangeTextDocument(listener: (e: TextDocumentChangeEvent) => void): Disposable {
+    documentListeners.add(listener);
+    return { dispose: () => void documentListeners.delete(listener) };
+  },
+};
 
 export const window = {
   activeTextEditor: undefined as FakeEditor | undefined,
