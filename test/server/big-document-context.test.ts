@@ -44,20 +44,29 @@ for (const withTokenizer of [true, false]) {
 }
 
 test('the prompt builder yields to the event loop between tokenizations', async () => {
-  const { count, tokenize } = recorder();
-  const prompts = new PromptBuilder(count, new SnippetRing());
-  const text = oneLine(2 * MB);
-  let ticks = 0;
-  const timer = setInterval(() => ticks++, 0);
-  // A tokenizer that takes ~30 ms of main thread per call, like a real one on a big window.
-  const slow = async (t: string) => {
+  const { seen, count, tokenize } = recorder();
+  // Counting and tokenizing each take ~30 ms of main thread per call, like a real tokenizer on a big
+  // window: a timer due meanwhile must run between two calls (with fast calls the whole build could
+  // end within the timer's first millisecond, and a timer would have no reason to run).
+  const busy = <A, R>(f: (a: A) => Promise<R>) => async (a: A) => {
     const until = performance.now() + 30;
     while (performance.now() < until);
-    return tokenize(t);
+    return f(a);
   };
-  await prompts.build({ uri: 'u', path: 'p.js', languageId: 'javascript', text, offset: text.length, budget: 1536, crossFile: false, tokenize: slow });
+  const prompts = new PromptBuilder(busy(count), new SnippetRing());
+  const text = oneLine(2 * MB);
+  let ticks = 0;
+  let ticksBetween = 0;
+  let lastCalls = 0;
+  const timer = setInterval(() => {
+    ticks++;
+    if (seen.calls > lastCalls && lastCalls > 0) ticksBetween++;
+    lastCalls = seen.calls;
+  }, 0);
+  await prompts.build({ uri: 'u', path: 'p.js', languageId: 'javascript', text, offset: text.length, budget: 1536, crossFile: false, tokenize: busy(tokenize) });
   clearInterval(timer);
-  assert.ok(ticks >= 1, 'a timer ran while the prompt was being built');
+  assert.ok(seen.calls >= 2, `${seen.calls} tokenizer call(s): nothing to yield between`);
+  assert.ok(ticksBetween >= 1, `no timer ran between two tokenizer calls (${ticks} ran in all, ${seen.calls} calls)`);
 });
 
 test('safeCut: after punctuation or a blank nearby, never inside a surrogate pair', () => {
